@@ -1,0 +1,281 @@
+/*
+ * engine/catalog.h: the vault's record of every object, segment and shard,
+ * in LMDB. engine/catalog.c is the only file that touches LMDB.
+ *
+ * Named databases, fixed-width big-endian keys so scans come out in order:
+ *   meta        schema version, vault id, code parameters, key check
+ *   objects     name -> object record
+ *   segments    object id | segment -> segment record (n shard locations)
+ *   by_provider provider | object id | segment | shard -> (empty)
+ *   providers   provider id -> provider record (name, state, counters)
+ *   prov_names  name -> provider id
+ *   repair      priority (good shards left) | object id | segment -> reason
+ *   history     day -> bytes and objects added and removed
+ *   intents     object id -> intent (an upload or delete in flight)
+ *   state       small named blobs (repair daemon progress, measured rates)
+ *
+ * Concurrency: several processes share one catalog (ingest, repaird,
+ * report). LMDB gives one writer and many readers; every function here opens
+ * and closes its own transaction, write transactions are short, and scans
+ * run in bounded read transactions (they renew the snapshot every few
+ * thousand records), so no reader pins pages for minutes. The map grows on
+ * demand (MDB_MAP_FULL -> resize and retry).
+ *
+ * Records are encoded by versioned encode/decode functions that check every
+ * length; a bad record is SV_CORRUPT naming the database and key.
+ */
+#ifndef SV_CATALOG_H
+#define SV_CATALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/error.h"
+#include "engine/keys.h"
+
+#define SV_CAT_SCHEMA 1
+#define SV_MAX_N 255
+#define SV_NAME_MAX 4096 /* object names: bytes, UTF-8, no NUL */
+
+struct sv_cat;
+
+enum sv_obj_state {
+    SV_OBJ_LIVE = 1,
+    SV_OBJ_DELETED = 2, /* DEK destroyed; shards being collected */
+};
+
+enum sv_shard_state {
+    SV_SHARD_OK = 0,      /* stored and believed good */
+    SV_SHARD_MISSING = 1, /* not stored, lost, or found bad: to rebuild */
+    SV_SHARD_STALE = 2,   /* a copy superseded by a rebuild: to delete */
+};
+
+enum sv_prov_state {
+    SV_PROV_UP = 0,
+    SV_PROV_SUSPECT = 1,
+    SV_PROV_DOWN = 2,
+    SV_PROV_DRAINING = 3,
+    SV_PROV_REMOVED = 4,
+};
+
+struct sv_obj_rec {
+    char *name; /* malloc'd, NUL-terminated (decode fills it) */
+    uint8_t oid[SV_OID_LEN];
+    uint64_t size;  /* plaintext bytes */
+    int64_t mtime;  /* source file mtime (seconds), 0 if unknown */
+    int64_t created;
+    uint32_t segment_size;
+    uint32_t nsegments;
+    uint8_t k, m, cipher, state;
+    uint32_t key_gen;
+    uint8_t wrapped_dek[SV_WRAPPED_DEK_LEN];
+    uint8_t hash[32]; /* BLAKE2b-256 of the plaintext */
+};
+
+struct sv_shard_loc {
+    uint16_t provider; /* catalog provider id */
+    uint8_t state;     /* enum sv_shard_state */
+    uint8_t tag[16];   /* the shard's authenticator, as stored */
+};
+
+struct sv_seg_rec {
+    uint8_t oid[SV_OID_LEN];
+    uint32_t segment;
+    uint64_t payload_len; /* ciphertext + AEAD tag */
+    uint32_t chunk_len;
+    uint32_t record_len; /* sealed object record on these shards, 0 if none */
+    uint8_t n;
+    struct sv_shard_loc shard[SV_MAX_N];
+};
+
+struct sv_prov_rec {
+    uint16_t id;
+    char name[128];
+    uint8_t state; /* enum sv_prov_state */
+    int64_t since; /* when it entered the state */
+    uint32_t fail_count;
+    uint64_t shards, bytes; /* stored, as the catalog counts them */
+};
+
+struct sv_hist_rec {
+    uint32_t day; /* days since the epoch (UTC) */
+    uint64_t bytes_added, bytes_removed;
+    uint64_t objects_added, objects_removed;
+    uint64_t stored_added, stored_removed; /* bytes on providers */
+};
+
+/* An upload or delete in flight, for crash recovery. */
+struct sv_intent {
+    uint8_t oid[SV_OID_LEN];
+    uint8_t kind; /* 1 put, 2 delete */
+    int64_t created;
+    char *name; /* malloc'd */
+    /* shards that may exist on providers without a segment record */
+    uint32_t nshards;
+    struct sv_intent_shard {
+        uint32_t segment;
+        uint8_t index;
+        uint16_t provider;
+    } *shards; /* malloc'd */
+};
+
+void sv_obj_rec_release(struct sv_obj_rec *o);     /* frees name */
+void sv_intent_release(struct sv_intent *in);      /* frees name, shards */
+
+/* Versioned record codecs (fuzzed). decode: SV_CORRUPT on any bad length
+ * or value, SV_VERSION on a newer record version. */
+enum sv_err sv_cat_encode_obj(const struct sv_obj_rec *o, uint8_t **buf,
+                              size_t *len) SV_MUST_CHECK;
+enum sv_err sv_cat_decode_obj(const uint8_t *buf, size_t len,
+                              struct sv_obj_rec *o) SV_MUST_CHECK;
+enum sv_err sv_cat_encode_seg(const struct sv_seg_rec *s, uint8_t **buf,
+                              size_t *len) SV_MUST_CHECK;
+enum sv_err sv_cat_decode_seg(const uint8_t *buf, size_t len,
+                              struct sv_seg_rec *s) SV_MUST_CHECK;
+
+/* Open (or with create != 0, create) the catalog in directory dir.
+ * SV_VERSION if its schema is newer than this build (older ones are
+ * migrated). SV_BUSY/SV_IO with a sentence otherwise. */
+enum sv_err sv_cat_open(const char *dir, int create,
+                        struct sv_cat **out) SV_MUST_CHECK;
+void sv_cat_close(struct sv_cat *cat);
+
+/* meta: vault id, k, m, key check value. */
+struct sv_cat_meta {
+    uint32_t schema;
+    uint8_t vault_id[SV_VAULT_ID_LEN];
+    uint8_t key_check[SV_KEY_CHECK_LEN];
+    uint8_t k, m;
+    int64_t created;
+};
+enum sv_err sv_cat_meta_get(struct sv_cat *cat,
+                            struct sv_cat_meta *out) SV_MUST_CHECK;
+enum sv_err sv_cat_meta_set(struct sv_cat *cat,
+                            const struct sv_cat_meta *m) SV_MUST_CHECK;
+
+/* Providers: the id of name, assigned on first use. */
+enum sv_err sv_cat_provider_id(struct sv_cat *cat, const char *name,
+                               uint16_t *id) SV_MUST_CHECK;
+enum sv_err sv_cat_provider_get(struct sv_cat *cat, uint16_t id,
+                                struct sv_prov_rec *out) SV_MUST_CHECK;
+enum sv_err sv_cat_provider_put(struct sv_cat *cat,
+                                const struct sv_prov_rec *p) SV_MUST_CHECK;
+typedef int sv_cat_prov_fn(void *ctx, const struct sv_prov_rec *p);
+enum sv_err sv_cat_provider_each(struct sv_cat *cat, sv_cat_prov_fn *fn,
+                                 void *ctx) SV_MUST_CHECK;
+
+/* Objects. get: SV_NOTFOUND if absent; *out is the caller's (release). */
+enum sv_err sv_cat_get_object(struct sv_cat *cat, const char *name,
+                              struct sv_obj_rec *out) SV_MUST_CHECK;
+/* Listing by prefix, in name order, paged: start after `after` (NULL for
+ * the first page); fn returns nonzero to stop. */
+typedef int sv_cat_obj_fn(void *ctx, const struct sv_obj_rec *o);
+enum sv_err sv_cat_list(struct sv_cat *cat, const char *prefix,
+                        const char *after, sv_cat_obj_fn *fn,
+                        void *ctx) SV_MUST_CHECK;
+
+/* Segments. */
+enum sv_err sv_cat_get_segment(struct sv_cat *cat,
+                               const uint8_t oid[SV_OID_LEN], uint32_t segment,
+                               struct sv_seg_rec *out) SV_MUST_CHECK;
+/* Update one segment's shard locations (repair); also fixes by_provider. */
+enum sv_err sv_cat_put_segment(struct sv_cat *cat,
+                               const struct sv_seg_rec *s) SV_MUST_CHECK;
+typedef int sv_cat_seg_fn(void *ctx, const struct sv_seg_rec *s);
+enum sv_err sv_cat_segments_each(struct sv_cat *cat,
+                                 const uint8_t oid[SV_OID_LEN],
+                                 sv_cat_seg_fn *fn, void *ctx) SV_MUST_CHECK;
+
+/* by_provider scan: every shard the catalog places on provider. */
+typedef int sv_cat_shard_fn(void *ctx, const uint8_t oid[SV_OID_LEN],
+                            uint32_t segment, uint8_t index);
+enum sv_err sv_cat_provider_shards(struct sv_cat *cat, uint16_t provider,
+                                   sv_cat_shard_fn *fn,
+                                   void *ctx) SV_MUST_CHECK;
+
+/* Intents. */
+enum sv_err sv_cat_intent_put(struct sv_cat *cat,
+                              const struct sv_intent *in) SV_MUST_CHECK;
+enum sv_err sv_cat_intent_del(struct sv_cat *cat,
+                              const uint8_t oid[SV_OID_LEN]) SV_MUST_CHECK;
+typedef int sv_cat_intent_fn(void *ctx, const struct sv_intent *in);
+enum sv_err sv_cat_intents_each(struct sv_cat *cat, sv_cat_intent_fn *fn,
+                                void *ctx) SV_MUST_CHECK;
+
+/*
+ * Record one stored segment of an object in flight (its object record is
+ * not committed yet), in one transaction: segment record, by_provider
+ * entries, repair queue entry if fewer than n shards are OK.
+ */
+enum sv_err sv_cat_add_segment(struct sv_cat *cat,
+                               const struct sv_seg_rec *s) SV_MUST_CHECK;
+
+/*
+ * Commit an object in one transaction: the object record (replacing an
+ * older version of the same name, whose record is returned in *retired
+ * (caller releases) so its shards can be collected, and which is then
+ * recorded as a delete intent), the intent removed, history updated.
+ * retired may be NULL if the caller does not care; then an older version
+ * still gets its delete intent.
+ */
+enum sv_err sv_cat_commit_object(struct sv_cat *cat,
+                                 const struct sv_obj_rec *o,
+                                 struct sv_obj_rec *retired) SV_MUST_CHECK;
+
+/*
+ * Delete an object: in one transaction remove its record (the wrapped DEK
+ * goes with it, so the data is unreadable at once) and write a delete
+ * intent listing its shards for collection; history updated.
+ * SV_NOTFOUND if absent. *removed gets the record if not NULL.
+ */
+enum sv_err sv_cat_delete_object(struct sv_cat *cat, const char *name,
+                                 struct sv_obj_rec *removed) SV_MUST_CHECK;
+
+/* Drop every segment record (and by_provider entries, repair entries) of
+ * oid: after its shards were deleted. */
+enum sv_err sv_cat_drop_segments(struct sv_cat *cat,
+                                 const uint8_t oid[SV_OID_LEN]) SV_MUST_CHECK;
+
+/* Repair queue, ordered by good shards left (fewest first). */
+enum sv_err sv_cat_repair_add(struct sv_cat *cat, uint8_t good_left,
+                              const uint8_t oid[SV_OID_LEN],
+                              uint32_t segment) SV_MUST_CHECK;
+enum sv_err sv_cat_repair_del(struct sv_cat *cat, uint8_t good_left,
+                              const uint8_t oid[SV_OID_LEN],
+                              uint32_t segment) SV_MUST_CHECK;
+typedef int sv_cat_repair_fn(void *ctx, uint8_t good_left,
+                             const uint8_t oid[SV_OID_LEN], uint32_t segment);
+enum sv_err sv_cat_repair_each(struct sv_cat *cat, sv_cat_repair_fn *fn,
+                               void *ctx) SV_MUST_CHECK;
+
+/* History, one record per UTC day. */
+typedef int sv_cat_hist_fn(void *ctx, const struct sv_hist_rec *h);
+enum sv_err sv_cat_history_each(struct sv_cat *cat, sv_cat_hist_fn *fn,
+                                void *ctx) SV_MUST_CHECK;
+enum sv_err sv_cat_history_add(struct sv_cat *cat,
+                               const struct sv_hist_rec *delta) SV_MUST_CHECK;
+
+/* Small named state blobs (daemon progress, measured repair rate). */
+enum sv_err sv_cat_state_get(struct sv_cat *cat, const char *key,
+                             uint8_t **val, size_t *len) SV_MUST_CHECK;
+enum sv_err sv_cat_state_put(struct sv_cat *cat, const char *key,
+                             const void *val, size_t len) SV_MUST_CHECK;
+
+/* Totals kept up to date by commits and deletes (cheap for the report). */
+struct sv_cat_totals {
+    uint64_t objects, segments, shards;
+    uint64_t logical_bytes, stored_bytes;
+};
+enum sv_err sv_cat_totals(struct sv_cat *cat,
+                          struct sv_cat_totals *out) SV_MUST_CHECK;
+
+/* Consistent compacted copy to path while others run (mdb_env_copy2). */
+enum sv_err sv_cat_backup(struct sv_cat *cat, const char *path) SV_MUST_CHECK;
+
+/* Decode every record and check every index against the records; problems
+ * are reported through fn (a sentence each) and counted in *problems. */
+typedef void sv_cat_problem_fn(void *ctx, const char *sentence);
+enum sv_err sv_cat_check(struct sv_cat *cat, sv_cat_problem_fn *fn, void *ctx,
+                         uint64_t *problems) SV_MUST_CHECK;
+
+#endif
