@@ -278,4 +278,20 @@ typedef void sv_cat_problem_fn(void *ctx, const char *sentence);
 enum sv_err sv_cat_check(struct sv_cat *cat, sv_cat_problem_fn *fn, void *ctx,
                          uint64_t *problems) SV_MUST_CHECK;
 
+/* Every segment record of the vault, in key order, in bounded read
+ * transactions (report health, repair inventory, catalog check). */
+enum sv_err sv_cat_segments_scan(struct sv_cat *cat, sv_cat_seg_fn *fn,
+                                 void *ctx) SV_MUST_CHECK;
+
+/*
+ * Key rotation: walk every object in batched write transactions (a few
+ * thousand records each, never one long transaction) calling fn, which may
+ * change only o->wrapped_dek and o->key_gen and sets *changed; changed
+ * records are written back. *count gets the number changed.
+ */
+typedef enum sv_err sv_cat_rewrap_fn(void *ctx, struct sv_obj_rec *o,
+                                     int *changed);
+enum sv_err sv_cat_rewrap(struct sv_cat *cat, sv_cat_rewrap_fn *fn, void *ctx,
+                          uint64_t *count) SV_MUST_CHECK;
+
 #endif

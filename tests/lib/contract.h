@@ -1,0 +1,30 @@
+/*
+ * tests/lib/contract.h: the provider contract, one suite over every backend
+ * (fs, fault over fs, s3 on Ceph RGW, s3 on Swift). Each function asserts
+ * with Criterion's cr_assert*, so call it from inside a Test(). The
+ * provider p is open and empty under the given prefix.
+ */
+#ifndef SV_CONTRACT_H
+#define SV_CONTRACT_H
+
+#include <stddef.h>
+
+#include "providers/provider.h"
+
+/* 0 bytes, 1 byte and 64 MiB round trips, byte for byte; put from several
+ * iov pieces. */
+void tu_contract_roundtrip(struct sv_provider *p, const char *prefix);
+/* get with offsets and lengths, past the end, off == size. */
+void tu_contract_ranges(struct sv_provider *p, const char *prefix);
+/* overwrite replaces; head reports the new size. */
+void tu_contract_overwrite(struct sv_provider *p, const char *prefix);
+/* get/head of a missing key -> SV_NOTFOUND; del of a missing key -> SV_OK. */
+void tu_contract_missing(struct sv_provider *p, const char *prefix);
+/* list paging over nkeys keys (2,500 in the full suite), page size page:
+ * every key seen exactly once, in order, with its size. */
+void tu_contract_list_paging(struct sv_provider *p, const char *prefix,
+                             unsigned nkeys, size_t page);
+/* keys with spaces and + % = round-trip and list back unchanged. */
+void tu_contract_odd_names(struct sv_provider *p, const char *prefix);
+
+#endif
