@@ -1,0 +1,729 @@
+/*
+ * engine/put.c: storing one object, segment by segment (DESIGN.md section
+ * 2): read, seal in place, erasure-code, frame, place, store n shards in
+ * parallel, commit.
+ *
+ * No copies of the data after the read: the segment is sealed in place in
+ * a buffer of k * chunk_len bytes whose k slices are the data chunks, the
+ * parity goes into a separate stripe, and each shard is sent as the iov
+ * pieces header | record | chunk | tag. Memory is two such buffers (one
+ * with a pipeline depth of 1), whatever the object size.
+ *
+ * Pipeline: while the I/O pool authenticates and stores the shards of
+ * segment i, this thread reads, seals and encodes segment i + 1, so two
+ * cores share the work about evenly (AEAD and encoding here, authenticators
+ * and the writes in the pool).
+ *
+ * Crash safety: the intent listing a segment's planned shards is written
+ * before its first PUT; the segment record after write_quorum shards are
+ * stored; the object record at the end, which removes the intent. A failed
+ * put deletes what it stored; a crashed one is collected at the next open.
+ */
+#include "engine/vault.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/crashpoint.h"
+#include "engine/seal.h"
+#include "engine/shard.h"
+
+#define SUBST_ROUNDS 3 /* substitution rounds per segment */
+#define STRIPE_GAP 4160 /* parity chunks not at power-of-two spacing */
+
+struct put_ctx;
+struct put_seg;
+
+struct put_shard {
+    struct sv_task t;
+    struct put_seg *seg;
+    unsigned index;
+    int prov; /* vault provider index of this attempt */
+    int planned; /* the first provider chosen, for a MISSING record */
+    int stored;
+    int tagged;
+    enum sv_err rc;
+    char err[256];
+    uint8_t hdr[SV_SHARD_HDR_LEN];
+    uint8_t tag[SV_SHARD_TAG];
+};
+
+struct put_seg {
+    struct put_ctx *pc;
+    uint8_t *data;   /* k * chunk_max: plaintext, then ciphertext + pad */
+    uint8_t *parity; /* m chunks, stride apart */
+    uint8_t *chunk[SV_EC_MAX_N];
+    uint8_t *record; /* sealed object record (final segment), malloc'd */
+    uint32_t record_len;
+    uint64_t segment;
+    size_t plain_len, payload_len, chunk_len;
+    int final;
+    struct sv_shard_info info; /* template; index set per shard */
+    struct put_shard sh[SV_EC_MAX_N];
+    struct sv_batch batch;
+};
+
+struct put_ctx {
+    struct sv_vault *v;
+    const char *name;
+    const struct sv_put_opts *opts;
+    struct sv_ec *ec;
+    unsigned k, m, n, quorum;
+    enum sv_cipher cipher;
+    uint8_t dek[SV_DEK_LEN];
+    struct sv_obj_rec rec;
+    size_t chunk_max, stride;
+    struct put_seg *seg[2];
+    unsigned depth;
+    int fd;
+    int have_peek;
+    uint8_t peek;
+    uint64_t total;
+    crypto_generichash_state hash;
+    /* placement */
+    struct sv_place_prov *provs;
+    unsigned char *failed; /* providers that failed during this put */
+    char causes[768];      /* "p1: cause; p2: cause" */
+    /* intent of the segment in flight */
+    struct sv_intent intent;
+    int lock_fd;
+    int launched; /* anything reached a provider or the catalog */
+    struct sv_put_result res;
+};
+
+static void *xalign(size_t len)
+{
+    void *p = NULL;
+
+    if (posix_memalign(&p, SV_EC_ALIGN, len ? len : SV_EC_ALIGN))
+        return NULL;
+    return p;
+}
+
+static void seg_free(struct put_seg *s)
+{
+    if (!s)
+        return;
+    sv_batch_destroy(&s->batch);
+    free(s->data);
+    free(s->parity);
+    free(s->record);
+    free(s);
+}
+
+static struct put_seg *seg_new(struct put_ctx *pc)
+{
+    struct put_seg *s = calloc(1, sizeof(*s));
+
+    if (!s)
+        return NULL;
+    sv_batch_init(&s->batch);
+    s->pc = pc;
+    s->data = xalign(pc->k * pc->chunk_max);
+    s->parity = xalign(pc->m * pc->stride);
+    if (!s->data || !s->parity) {
+        seg_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Note the first cause per provider for the error sentence. */
+static void add_cause(struct put_ctx *pc, const char *prov, const char *err)
+{
+    size_t len = strlen(pc->causes);
+    char key[160];
+
+    snprintf(key, sizeof(key), "%s: ", prov);
+    if (strstr(pc->causes, key))
+        return;
+    snprintf(pc->causes + len, sizeof(pc->causes) - len, "%s%s%s",
+             len ? "; " : "", key, err);
+}
+
+/* ---- the shard task (pool thread) ---------------------------------- */
+
+static void put_shard_run(struct sv_task *t)
+{
+    struct put_shard *sh = sv_container_of(t, struct put_shard, t);
+    struct put_seg *s = sh->seg;
+    struct put_ctx *pc = s->pc;
+    struct sv_vault *v = pc->v;
+    char name[SV_SHARD_NAME_MAX];
+    struct sv_iov iov[4];
+    unsigned cnt = 0;
+
+    if (!sh->tagged) {
+        struct sv_shard_info info = s->info;
+
+        info.index = sh->index;
+        sv_shard_encode_hdr(&info, sh->hdr);
+        sv_shard_auth(v->kr, &info, sh->hdr, s->record, s->chunk[sh->index],
+                      sh->tag);
+        sh->tagged = 1;
+    }
+    sv_shard_name(v->kr, v->cfg->shard_prefix, pc->rec.oid, s->segment,
+                  sh->index, name);
+    iov[cnt].base = sh->hdr;
+    iov[cnt++].len = SV_SHARD_HDR_LEN;
+    if (s->record_len) {
+        iov[cnt].base = s->record;
+        iov[cnt++].len = s->record_len;
+    }
+    iov[cnt].base = s->chunk[sh->index];
+    iov[cnt++].len = s->chunk_len;
+    iov[cnt].base = sh->tag;
+    iov[cnt++].len = SV_SHARD_TAG;
+    sv_crashpoint("put:before-shard-put");
+    sh->rc = sv_prov_put(v->prov[sh->prov].p, name, iov, cnt);
+    sv_crashpoint("put:after-shard-put");
+    sh->stored = sh->rc == SV_OK;
+    if (sh->rc)
+        sv_err_copy(sh->rc, sh->err, sizeof(sh->err));
+}
+
+/* ---- reading, sealing, encoding (this thread) ----------------------- */
+
+static enum sv_err read_segment(struct put_ctx *pc, struct put_seg *s)
+{
+    size_t want = pc->v->cfg->segment_size, len = 0;
+    int eof = 0;
+    ssize_t r;
+
+    if (pc->have_peek) {
+        s->data[len++] = pc->peek;
+        pc->have_peek = 0;
+    }
+    while (len < want) {
+        r = read(pc->fd, s->data + len, want - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return sv_err_set(SV_IO, "put '%s': reading the input: %s",
+                              pc->name, strerror(errno));
+        if (r == 0) {
+            eof = 1;
+            break;
+        }
+        len += (size_t)r;
+    }
+    while (!eof) {
+        /* A full segment: is there more, or was it the last one? */
+        r = read(pc->fd, &pc->peek, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return sv_err_set(SV_IO, "put '%s': reading the input: %s",
+                              pc->name, strerror(errno));
+        if (r == 0)
+            eof = 1;
+        else
+            pc->have_peek = 1;
+        break;
+    }
+    s->plain_len = len;
+    s->final = eof;
+    if (pc->opts && pc->opts->hash)
+        crypto_generichash_update(&pc->hash, s->data, len);
+    pc->total += len;
+    return SV_OK;
+}
+
+/* The object record as it will be committed; also sealed on the last
+ * segment's shards for catalog rebuild. */
+static enum sv_err seal_record(struct put_ctx *pc, struct put_seg *s)
+{
+    uint8_t *enc = NULL;
+    size_t elen = 0, slen = 0;
+    enum sv_err rc;
+
+    pc->rec.size = pc->total;
+    pc->rec.nsegments = (uint32_t)(s->segment + 1);
+    if (pc->opts && pc->opts->hash)
+        crypto_generichash_final(&pc->hash, pc->rec.hash,
+                                 sizeof(pc->rec.hash));
+    rc = sv_cat_encode_obj(&pc->rec, &enc, &elen);
+    if (rc)
+        return sv_err_wrap(rc, "put '%s': ", pc->name);
+    free(s->record);
+    s->record = NULL;
+    rc = sv_keys_seal_record(pc->v->kr, pc->rec.oid, enc, elen, &s->record,
+                             &slen);
+    free(enc);
+    if (rc)
+        return sv_err_wrap(rc, "put '%s': ", pc->name);
+    s->record_len = (uint32_t)slen;
+    return SV_OK;
+}
+
+static enum sv_err prepare_segment(struct put_ctx *pc, struct put_seg *s)
+{
+    unsigned i;
+    enum sv_err rc;
+
+    rc = sv_seal_segment(pc->cipher, pc->dek, pc->rec.oid, s->segment,
+                         s->final, s->data, s->plain_len, s->data);
+    if (rc)
+        return sv_err_wrap(rc, "put '%s': segment %llu: ", pc->name,
+                           (unsigned long long)s->segment);
+    s->payload_len = s->plain_len + SV_SEAL_TAG;
+    s->chunk_len = sv_ec_chunk_len(pc->k, s->payload_len);
+    memset(s->data + s->payload_len, 0,
+           pc->k * s->chunk_len - s->payload_len);
+    for (i = 0; i < pc->k; i++)
+        s->chunk[i] = s->data + i * s->chunk_len;
+    for (i = 0; i < pc->m; i++)
+        s->chunk[pc->k + i] = s->parity + i * pc->stride;
+    rc = sv_ec_encode(pc->ec, s->chunk_len, s->chunk, s->chunk + pc->k);
+    if (rc)
+        return sv_err_wrap(rc, "put '%s': encoding: ", pc->name);
+    free(s->record);
+    s->record = NULL;
+    s->record_len = 0;
+    if (s->final) {
+        rc = seal_record(pc, s);
+        if (rc)
+            return rc;
+    }
+    memset(&s->info, 0, sizeof(s->info));
+    s->info.k = pc->k;
+    s->info.m = pc->m;
+    s->info.segment = s->segment;
+    memcpy(s->info.oid, pc->rec.oid, SV_OID_LEN);
+    s->info.chunk_len = (uint32_t)s->chunk_len;
+    s->info.record_len = s->record_len;
+    s->info.payload_len = s->payload_len;
+    s->info.flags = s->final ? SV_SHARD_FLAG_FINAL : 0;
+    for (i = 0; i < pc->n; i++) {
+        struct put_shard *sh = &s->sh[i];
+
+        memset(sh, 0, sizeof(*sh));
+        sh->seg = s;
+        sh->index = i;
+        sh->prov = -1;
+        sh->planned = -1;
+        sh->t.fn = put_shard_run;
+    }
+    return SV_OK;
+}
+
+/* ---- placing and storing -------------------------------------------- */
+
+static size_t shard_len(const struct put_seg *s)
+{
+    return SV_SHARD_HDR_LEN + s->record_len + s->chunk_len + SV_SHARD_TAG;
+}
+
+/* Fill the -1 entries of slot under the caps, avoiding failed providers. */
+static enum sv_err place(struct put_ctx *pc, struct put_seg *s, int *slot)
+{
+    struct sv_vault *v = pc->v;
+    struct sv_place_caps caps;
+    size_t i;
+    enum sv_err rc;
+
+    sv_vault_place_provs(v, shard_len(s), pc->provs);
+    for (i = 0; i < v->nprov; i++)
+        if (pc->failed[i])
+            pc->provs[i].usable = 0;
+    sv_vault_caps(v, &caps);
+    rc = sv_place(pc->provs, v->nprov, &caps, pc->rec.oid,
+                  (uint32_t)s->segment, pc->n, slot);
+    return rc;
+}
+
+/* Record the shards about to be sent (plus those already listed for this
+ * segment) before sending them. */
+static enum sv_err write_intent(struct put_ctx *pc, struct put_seg *s,
+                                const int *slot, int fresh)
+{
+    struct sv_vault *v = pc->v;
+    unsigned i;
+    enum sv_err rc;
+
+    if (fresh)
+        pc->intent.nshards = 0;
+    for (i = 0; i < pc->n; i++) {
+        struct sv_intent_shard *e;
+
+        if (slot[i] < 0)
+            continue;
+        e = &pc->intent.shards[pc->intent.nshards++];
+        e->segment = (uint32_t)s->segment;
+        e->index = (uint8_t)i;
+        e->provider = v->prov[slot[i]].id;
+    }
+    pc->launched = 1;
+    sv_crashpoint("put:before-intent");
+    rc = sv_cat_intent_put(v->cat, &pc->intent);
+    sv_crashpoint("put:after-intent");
+    if (rc)
+        return sv_err_wrap(rc, "put '%s': recording the upload intent: ",
+                           pc->name);
+    return SV_OK;
+}
+
+static void submit(struct put_ctx *pc, struct put_seg *s, const int *slot)
+{
+    unsigned i;
+
+    for (i = 0; i < pc->n; i++) {
+        if (slot[i] < 0)
+            continue;
+        s->sh[i].prov = slot[i];
+        if (s->sh[i].planned < 0)
+            s->sh[i].planned = slot[i];
+        s->sh[i].stored = 0;
+        s->sh[i].rc = SV_OK;
+        sv_pool_submit(pc->v->pool, &s->batch, &s->sh[i].t);
+    }
+}
+
+static enum sv_err launch_segment(struct put_ctx *pc, struct put_seg *s)
+{
+    int slot[SV_EC_MAX_N];
+    unsigned i;
+    enum sv_err rc;
+
+    for (i = 0; i < pc->n; i++)
+        slot[i] = -1;
+    rc = place(pc, s, slot);
+    if (rc)
+        return sv_err_wrap(rc, "put '%s': segment %llu: ", pc->name,
+                           (unsigned long long)s->segment);
+    rc = write_intent(pc, s, slot, 1);
+    if (rc)
+        return rc;
+    submit(pc, s, slot);
+    return SV_OK;
+}
+
+/* Wait for a segment's shards; substitute providers that failed; commit
+ * the segment record if write_quorum shards are stored. */
+static enum sv_err finish_segment(struct put_ctx *pc, struct put_seg *s)
+{
+    struct sv_vault *v = pc->v;
+    struct sv_seg_rec *rec = NULL;
+    int slot[SV_EC_MAX_N];
+    unsigned i, stored, round, nfail;
+    enum sv_err rc;
+
+    sv_batch_wait(&s->batch);
+    for (round = 0;; round++) {
+        nfail = 0;
+        for (i = 0; i < pc->n; i++) {
+            struct put_shard *sh = &s->sh[i];
+
+            slot[i] = sh->prov;
+            if (sh->stored || sh->prov < 0)
+                continue;
+            if (sh->rc) {
+                pc->failed[sh->prov] = 1;
+                add_cause(pc, v->prov[sh->prov].conf->name, sh->err);
+                sv_warn("put '%s': segment %llu shard %u: %s", pc->name,
+                        (unsigned long long)s->segment, i, sh->err);
+                sh->rc = SV_OK;
+            }
+            slot[i] = -1;
+            nfail++;
+        }
+        if (!nfail || round == SUBST_ROUNDS)
+            break;
+        /* Replace the failed providers by others that keep the caps. */
+        if (place(pc, s, slot) != SV_OK)
+            break;
+        for (i = 0; i < pc->n; i++)
+            if (s->sh[i].stored)
+                slot[i] = -1; /* only the new ones go into the intent */
+        rc = write_intent(pc, s, slot, 0);
+        if (rc)
+            return rc;
+        for (i = 0; i < pc->n; i++)
+            if (slot[i] >= 0)
+                pc->res.substituted++;
+        submit(pc, s, slot);
+        sv_batch_wait(&s->batch);
+    }
+    stored = 0;
+    for (i = 0; i < pc->n; i++)
+        stored += s->sh[i].stored;
+    if (stored < pc->quorum)
+        return sv_err_set(SV_UNAVAIL,
+                          "put '%s': segment %llu: only %u of %u shards "
+                          "stored, below the write quorum of %u (%s)",
+                          pc->name, (unsigned long long)s->segment, stored,
+                          pc->n, pc->quorum,
+                          *pc->causes ? pc->causes : "no provider usable");
+    rec = calloc(1, sizeof(*rec));
+    if (!rec)
+        return sv_err_set(SV_NOMEM, "put '%s': out of memory", pc->name);
+    memcpy(rec->oid, pc->rec.oid, SV_OID_LEN);
+    rec->segment = (uint32_t)s->segment;
+    rec->payload_len = s->payload_len;
+    rec->chunk_len = (uint32_t)s->chunk_len;
+    rec->record_len = s->record_len;
+    rec->n = (uint8_t)pc->n;
+    for (i = 0; i < pc->n; i++) {
+        struct put_shard *sh = &s->sh[i];
+        int p = sh->stored ? sh->prov : sh->planned;
+
+        rec->shard[i].provider = p >= 0 ? v->prov[p].id : 0;
+        rec->shard[i].state = sh->stored ? SV_SHARD_OK : SV_SHARD_MISSING;
+        memcpy(rec->shard[i].tag, sh->tag, SV_SHARD_TAG);
+    }
+    sv_crashpoint("put:before-add-segment");
+    rc = sv_cat_add_segment(v->cat, rec);
+    sv_crashpoint("put:after-add-segment");
+    free(rec);
+    if (rc)
+        return sv_err_wrap(rc, "put '%s': segment %llu: ", pc->name,
+                           (unsigned long long)s->segment);
+    for (i = 0; i < pc->n; i++) {
+        struct put_shard *sh = &s->sh[i];
+
+        if (!sh->stored) {
+            pc->res.shards_missing++;
+            continue;
+        }
+        pc->res.shards++;
+        pc->res.prov[sh->prov].shards++;
+        pc->res.prov[sh->prov].bytes += shard_len(s);
+        sv_vault_add_used(v, (size_t)sh->prov, (int64_t)shard_len(s));
+    }
+    pc->res.segments++;
+    pc->res.bytes += s->plain_len;
+    if (pc->opts && pc->opts->progress)
+        pc->opts->progress(pc->opts->progress_ctx, pc->res.bytes);
+    return SV_OK;
+}
+
+/* ---- the whole object ---------------------------------------------- */
+
+static enum sv_err put_init(struct put_ctx *pc)
+{
+    struct sv_vault *v = pc->v;
+    size_t i;
+    enum sv_err rc;
+
+    pc->k = v->cfg->k;
+    pc->m = v->cfg->m;
+    pc->n = pc->k + pc->m;
+    pc->quorum = v->cfg->write_quorum ? v->cfg->write_quorum : pc->k + 1;
+    if (pc->quorum > pc->n)
+        pc->quorum = pc->n;
+    pc->cipher = (enum sv_cipher)v->cfg->cipher;
+    rc = sv_cipher_available(pc->cipher);
+    if (rc)
+        return rc;
+    rc = sv_vault_ec(v, pc->k, pc->m, &pc->ec);
+    if (rc)
+        return rc;
+    pc->chunk_max = sv_ec_chunk_len(pc->k, (size_t)v->cfg->segment_size +
+                                               SV_SEAL_TAG);
+    if (!pc->chunk_max || pc->chunk_max > SV_SHARD_MAX_CHUNK)
+        return sv_err_set(SV_CONFIG, "segment_size %u is too large",
+                          v->cfg->segment_size);
+    pc->stride = pc->chunk_max + STRIPE_GAP;
+    pc->depth = v->jobs >= 2 ? 2 : 1;
+    for (i = 0; i < pc->depth; i++) {
+        pc->seg[i] = seg_new(pc);
+        if (!pc->seg[i])
+            return sv_err_set(SV_NOMEM, "put '%s': out of memory for %zu "
+                                        "byte segments",
+                              pc->name, pc->k * pc->chunk_max);
+    }
+    pc->provs = calloc(v->nprov ? v->nprov : 1, sizeof(*pc->provs));
+    pc->failed = calloc(v->nprov ? v->nprov : 1, 1);
+    pc->res.prov = calloc(v->nprov ? v->nprov : 1, sizeof(*pc->res.prov));
+    /* a segment's first placement plus SUBST_ROUNDS of substitutes */
+    pc->intent.shards =
+        calloc((SUBST_ROUNDS + 1) * pc->n, sizeof(*pc->intent.shards));
+    if (!pc->provs || !pc->failed || !pc->res.prov || !pc->intent.shards)
+        return sv_err_set(SV_NOMEM, "put '%s': out of memory", pc->name);
+    pc->res.nprov = v->nprov;
+    for (i = 0; i < v->nprov; i++)
+        pc->res.prov[i].name = v->prov[i].conf->name;
+
+    sv_keys_new_oid(pc->rec.oid);
+    sv_keys_new_dek(pc->dek);
+    rc = sv_keys_wrap_dek(v->kr, pc->rec.oid, pc->dek, pc->rec.wrapped_dek,
+                          &pc->rec.key_gen);
+    if (rc)
+        return rc;
+    pc->rec.name = (char *)pc->name;
+    pc->rec.mtime = pc->opts ? pc->opts->mtime : 0;
+    pc->rec.created = (int64_t)time(NULL);
+    pc->rec.segment_size = v->cfg->segment_size;
+    pc->rec.k = (uint8_t)pc->k;
+    pc->rec.m = (uint8_t)pc->m;
+    pc->rec.cipher = (uint8_t)pc->cipher;
+    pc->rec.state = SV_OBJ_LIVE;
+    if (pc->opts && pc->opts->hash)
+        crypto_generichash_init(&pc->hash, NULL, 0, sizeof(pc->rec.hash));
+
+    memcpy(pc->intent.oid, pc->rec.oid, SV_OID_LEN);
+    pc->intent.kind = 1;
+    pc->intent.created = pc->rec.created;
+    pc->intent.name = (char *)pc->name;
+    return sv_vault_lock_upload(v, pc->rec.oid, &pc->lock_fd);
+}
+
+/* Everything reading, sealing, storing; the caller cleans up. */
+static enum sv_err put_segments(struct put_ctx *pc)
+{
+    struct put_seg *cur, *prev = NULL;
+    uint64_t segno = 0;
+    enum sv_err rc;
+
+    for (;;) {
+        cur = pc->seg[segno % pc->depth];
+        if (prev == cur) {
+            /* depth 1: the buffer is still being sent */
+            rc = finish_segment(pc, prev);
+            prev = NULL;
+            if (rc)
+                return rc;
+        }
+        if (pc->opts && pc->opts->cancel && *pc->opts->cancel) {
+            rc = sv_err_set(SV_INTR, "put '%s': interrupted; nothing stored",
+                            pc->name);
+            goto wait_prev;
+        }
+        if (segno > UINT32_MAX - 1) {
+            rc = sv_err_set(SV_INVAL, "put '%s': too many segments",
+                            pc->name);
+            goto wait_prev;
+        }
+        cur->segment = segno;
+        rc = read_segment(pc, cur);
+        if (!rc)
+            rc = prepare_segment(pc, cur);
+        if (rc)
+            goto wait_prev;
+        if (prev) {
+            rc = finish_segment(pc, prev);
+            prev = NULL;
+            if (rc)
+                return rc;
+        }
+        rc = launch_segment(pc, cur);
+        if (rc)
+            return rc;
+        prev = cur;
+        if (cur->final)
+            break;
+        segno++;
+    }
+    return finish_segment(pc, prev);
+wait_prev:
+    if (prev)
+        sv_batch_wait(&prev->batch);
+    return rc;
+}
+
+enum sv_err sv_put(struct sv_vault *v, const char *name, int fd,
+                   const struct sv_put_opts *opts,
+                   struct sv_put_result *result)
+{
+    struct put_ctx *pc = NULL;
+    struct sv_obj_rec retired;
+    char msg[1024];
+    enum sv_err rc;
+    size_t i;
+
+    if (!v)
+        return sv_err_set(SV_INVAL, "put: no vault");
+    rc = sv_check_name(name);
+    if (rc)
+        return sv_err_wrap(rc, "put: ");
+    if (v->flags & SV_OPEN_READONLY)
+        return sv_err_set(SV_INVAL, "put '%s': the vault is open read-only",
+                          name);
+    if (!sv_keys_is_full(v->kr))
+        return sv_err_set(SV_NOKEY, "put '%s': the maintenance keyring "
+                                    "cannot store objects (it holds no "
+                                    "data keys)",
+                          name);
+    pc = calloc(1, sizeof(*pc));
+    if (!pc)
+        return sv_err_set(SV_NOMEM, "put '%s': out of memory", name);
+    pc->v = v;
+    pc->name = name;
+    pc->opts = opts;
+    pc->fd = fd;
+    pc->lock_fd = -1;
+    rc = put_init(pc);
+    if (rc)
+        goto fail;
+    rc = put_segments(pc);
+    if (rc)
+        goto fail;
+    memset(&retired, 0, sizeof(retired));
+    sv_crashpoint("put:before-commit");
+    rc = sv_cat_commit_object(v->cat, &pc->rec, &retired);
+    sv_crashpoint("put:after-commit");
+    if (rc) {
+        rc = sv_err_wrap(rc, "put '%s': commit: ", name);
+        goto fail;
+    }
+    if (retired.name) {
+        /* The old version is no longer reachable; free its space now (its
+         * delete intent makes a later open finish if this cannot). */
+        enum sv_err r2 = sv_vault_collect(v, retired.oid, NULL, NULL);
+
+        if (r2)
+            sv_warn("put '%s': the replaced version: %s", name,
+                    sv_errmsg(r2));
+        sv_obj_rec_release(&retired);
+    }
+    sv_vault_unlock_upload(v, pc->rec.oid, pc->lock_fd);
+    pc->lock_fd = -1;
+    if (result) {
+        *result = pc->res;
+        pc->res.prov = NULL;
+    }
+    goto out;
+fail:
+    if (pc->launched) {
+        enum sv_err r2;
+
+        /* Keep the sentence: collecting may set its own. */
+        sv_err_copy(rc, msg, sizeof(msg));
+        for (i = 0; i < pc->depth; i++)
+            if (pc->seg[i])
+                sv_batch_wait(&pc->seg[i]->batch);
+        r2 = sv_vault_collect(v, pc->rec.oid, &pc->intent, NULL);
+        if (r2)
+            sv_warn("put '%s': cleaning up: %s", name, sv_errmsg(r2));
+        sv_err_set(rc, "%s", msg);
+    }
+    if (pc->lock_fd >= 0) {
+        /* Released after the cleanup: if it failed, the intent stays and
+         * the next open collects it. */
+        sv_vault_unlock_upload(v, pc->rec.oid, pc->lock_fd);
+    }
+out:
+    sodium_memzero(pc->dek, sizeof(pc->dek));
+    for (i = 0; i < 2; i++)
+        seg_free(pc->seg[i]);
+    free(pc->provs);
+    free(pc->failed);
+    free(pc->res.prov);
+    free(pc->intent.shards);
+    free(pc);
+    return rc;
+}
+
+void sv_put_result_release(struct sv_put_result *r)
+{
+    if (!r)
+        return;
+    free(r->prov);
+    r->prov = NULL;
+    r->nprov = 0;
+}
