@@ -27,15 +27,15 @@
 #define EC_SLICE ((size_t)1 << 30)
 /* Bitmap words for a set of up to SV_EC_MAX_N shard indices. */
 #define EC_WORDS ((SV_EC_MAX_N + 63) / 64)
-#define EC_PAGE 4096
+#define EC_PAGE  4096
 
 /* One cached decode pattern: which shards feed it, which it rebuilds. */
 struct ec_dec {
     uint64_t used[EC_WORDS]; /* the k present shards read, in index order */
     uint64_t out[EC_WORDS];  /* the missing shards written, in index order */
     uint64_t hash;
-    uint64_t tick;  /* last use, for LRU eviction */
-    unsigned refs;  /* the cache's own reference plus running decodes */
+    uint64_t tick; /* last use, for LRU eviction */
+    unsigned refs; /* the cache's own reference plus running decodes */
     unsigned nout;
     uint8_t *tables; /* 32 * k * nout bytes, 64-aligned, same block */
 };
@@ -65,21 +65,19 @@ enum sv_err sv_ec_new(unsigned k, unsigned m, struct sv_ec **out)
         return sv_err_set(SV_INVAL, "ec: no place to return the codec");
     if (bad_km(k, m))
         return sv_err_set(SV_INVAL,
-                          "ec: k=%u m=%u: need k >= 1, m >= 1, k + m <= %d",
-                          k, m, SV_EC_MAX_N);
+                          "ec: k=%u m=%u: need k >= 1, m >= 1, k + m <= %d", k,
+                          m, SV_EC_MAX_N);
     ec = calloc(1, sizeof(*ec));
     if (!ec)
         goto nomem;
     ec->k = k;
     ec->m = m;
     ec->matrix = malloc(n * k);
-    if (!ec->matrix ||
-        posix_memalign((void **)&ec->enc_tables, SV_EC_ALIGN,
-                       (size_t)32 * k * m))
+    if (!ec->matrix || posix_memalign((void **)&ec->enc_tables, SV_EC_ALIGN,
+                                      (size_t)32 * k * m))
         goto nomem;
     gf_gen_cauchy1_matrix(ec->matrix, (int)n, (int)k);
-    ec_init_tables((int)k, (int)m, ec->matrix + (size_t)k * k,
-                   ec->enc_tables);
+    ec_init_tables((int)k, (int)m, ec->matrix + (size_t)k * k, ec->enc_tables);
     if (pthread_mutex_init(&ec->lock, NULL))
         goto nomem;
     *out = ec;
@@ -90,8 +88,8 @@ nomem:
         free(ec->enc_tables);
         free(ec);
     }
-    return sv_err_set(SV_NOMEM, "ec: k=%u m=%u: out of memory for the codec",
-                      k, m);
+    return sv_err_set(SV_NOMEM, "ec: k=%u m=%u: out of memory for the codec", k,
+                      m);
 }
 
 void sv_ec_free(struct sv_ec *ec)
@@ -150,7 +148,9 @@ enum sv_err sv_ec_encode(struct sv_ec *ec, size_t len, uint8_t *const *data,
 
     if (!ec || !data || !parity)
         return sv_err_set(SV_INVAL, "ec encode: %s is NULL",
-                          !ec ? "the codec" : !data ? "data" : "parity");
+                          !ec     ? "the codec"
+                          : !data ? "data"
+                                  : "parity");
     for (i = 0; i < ec->k + ec->m; i++)
         if (!(i < ec->k ? data[i] : parity[i - ec->k]))
             return sv_err_set(SV_INVAL, "ec encode: %s chunk %u is NULL",
@@ -230,8 +230,8 @@ static enum sv_err dec_build(const struct sv_ec *ec, const unsigned *used,
                              const struct ec_dec *key, struct ec_dec **res)
 {
     unsigned k = ec->k, i, j, l;
-    size_t hdr = (sizeof(struct ec_dec) + SV_EC_ALIGN - 1) &
-                 ~(size_t)(SV_EC_ALIGN - 1);
+    size_t hdr =
+        (sizeof(struct ec_dec) + SV_EC_ALIGN - 1) & ~(size_t)(SV_EC_ALIGN - 1);
     uint8_t *sub = NULL, *inv = NULL, *rows = NULL, s;
     struct ec_dec *d = NULL;
     enum sv_err rc = SV_NOMEM;
@@ -240,8 +240,7 @@ static enum sv_err dec_build(const struct sv_ec *ec, const unsigned *used,
     inv = malloc((size_t)k * k);
     rows = malloc((size_t)k * nout);
     if (!sub || !inv || !rows ||
-        posix_memalign((void **)&d, SV_EC_ALIGN,
-                       hdr + (size_t)32 * k * nout)) {
+        posix_memalign((void **)&d, SV_EC_ALIGN, hdr + (size_t)32 * k * nout)) {
         d = NULL;
         sv_err_set(rc, "ec: out of memory for a decode table (k=%u)", k);
         goto out;
@@ -307,9 +306,8 @@ enum sv_err sv_ec_reconstruct(struct sv_ec *ec, size_t len,
             if (nused == ec->k)
                 continue;
             if (!shards[i])
-                return sv_err_set(SV_INVAL,
-                                  "ec reconstruct: present shard %u is NULL",
-                                  i);
+                return sv_err_set(
+                    SV_INVAL, "ec reconstruct: present shard %u is NULL", i);
             used[nused] = i;
             src[nused++] = shards[i];
             key.used[i / 64] |= (uint64_t)1 << (i % 64);
@@ -428,8 +426,9 @@ enum sv_err sv_ec_stripe_init(struct sv_ec_stripe *s, unsigned k, unsigned m,
     stride = stripe_stride(chunk_len);
     if (!chunk_len || !stride || stride > SIZE_MAX / n ||
         chunk_len > SIZE_MAX / k)
-        return sv_err_set(SV_INVAL, "ec stripe: chunk length %zu for k=%u "
-                                    "m=%u is zero or too large",
+        return sv_err_set(SV_INVAL,
+                          "ec stripe: chunk length %zu for k=%u "
+                          "m=%u is zero or too large",
                           chunk_len, k, m);
     if (posix_memalign(&mem, EC_PAGE, stride * n))
         return sv_err_set(SV_NOMEM,
@@ -464,8 +463,8 @@ static enum sv_err check_span(const struct sv_ec_stripe *s, const void *buf,
                           what);
     if (len > (size_t)s->k * s->chunk_len)
         return sv_err_set(SV_INVAL,
-                          "ec %s: %zu bytes do not fit %u chunks of %zu",
-                          what, len, s->k, s->chunk_len);
+                          "ec %s: %zu bytes do not fit %u chunks of %zu", what,
+                          len, s->k, s->chunk_len);
     if (!buf && len)
         return sv_err_set(SV_INVAL, "ec %s: NULL buffer for %zu bytes", what,
                           len);

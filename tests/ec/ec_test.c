@@ -98,8 +98,8 @@ struct tstripe {
     uint8_t *work[SV_EC_MAX_N];
 };
 
-static void ts_init(struct tstripe *t, struct sv_ec *ec, unsigned k,
-                    unsigned m, size_t len, uint64_t seed)
+static void ts_init(struct tstripe *t, struct sv_ec *ec, unsigned k, unsigned m,
+                    size_t len, uint64_t seed)
 {
     unsigned i;
 
@@ -228,8 +228,8 @@ static uint64_t rng_next(uint64_t *s)
     return *s;
 }
 
-static void random_present(unsigned n, unsigned lose,
-                           unsigned char *present, uint64_t *rng)
+static void random_present(unsigned n, unsigned lose, unsigned char *present,
+                           uint64_t *rng)
 {
     unsigned i, j;
 
@@ -243,8 +243,7 @@ static void random_present(unsigned n, unsigned lose,
     }
 }
 
-static void random_patterns(unsigned k, unsigned m, size_t len,
-                            unsigned count)
+static void random_patterns(unsigned k, unsigned m, size_t len, unsigned count)
 {
     unsigned char present[SV_EC_MAX_N];
     struct sv_ec *ec = NULL;
@@ -264,8 +263,7 @@ static void random_patterns(unsigned k, unsigned m, size_t len,
     /* one over the limit */
     random_present(k + m, m + 1, present, &rng);
     ts_prepare(&t, present);
-    cr_assert_eq(sv_ec_reconstruct(ec, len, t.work, present, NULL),
-                 SV_UNAVAIL);
+    cr_assert_eq(sv_ec_reconstruct(ec, len, t.work, present, NULL), SV_UNAVAIL);
     ts_free(&t);
     sv_ec_free(ec);
 }
@@ -286,8 +284,8 @@ Test(ec_reference, field_is_sound)
 
 Test(ec_reference, isal_cauchy_matches_reference)
 {
-    static const unsigned km[][2] = {{1, 1},  {2, 1},   {3, 2},  {4, 2},
-                                     {6, 3},  {10, 4},  {16, 4}, {32, 8},
+    static const unsigned km[][2] = {{1, 1},   {2, 1},    {3, 2},  {4, 2},
+                                     {6, 3},   {10, 4},   {16, 4}, {32, 8},
                                      {1, 254}, {200, 55}, {254, 1}};
     size_t i;
 
@@ -309,9 +307,8 @@ Test(ec_reference, isal_cauchy_matches_reference)
 
 Test(ec_encode, parity_matches_reference)
 {
-    static const unsigned km[][2] = {{1, 1}, {2, 1}, {3, 2}, {4, 2},
-                                     {6, 3}, {10, 4}, {16, 4}, {32, 8},
-                                     {20, 12}};
+    static const unsigned km[][2] = {{1, 1},  {2, 1},  {3, 2},  {4, 2},  {6, 3},
+                                     {10, 4}, {16, 4}, {32, 8}, {20, 12}};
     static const size_t lens[] = {1, 2, 31, 32, 33, 63, 64, 65, 1000, 4097};
     size_t i, l;
 
@@ -366,11 +363,26 @@ Test(ec_encode, zero_length_is_noop)
 
 /* ---- reconstruction ---- */
 
-Test(ec_reconstruct, every_pattern_2_1) { every_pattern(2, 1, 1001); }
-Test(ec_reconstruct, every_pattern_3_2) { every_pattern(3, 2, 777); }
-Test(ec_reconstruct, every_pattern_4_2) { every_pattern(4, 2, 4096 + 5); }
-Test(ec_reconstruct, every_pattern_6_3) { every_pattern(6, 3, 3333); }
-Test(ec_reconstruct, every_pattern_tiny_len) { every_pattern(4, 2, 1); }
+Test(ec_reconstruct, every_pattern_2_1)
+{
+    every_pattern(2, 1, 1001);
+}
+Test(ec_reconstruct, every_pattern_3_2)
+{
+    every_pattern(3, 2, 777);
+}
+Test(ec_reconstruct, every_pattern_4_2)
+{
+    every_pattern(4, 2, 4096 + 5);
+}
+Test(ec_reconstruct, every_pattern_6_3)
+{
+    every_pattern(6, 3, 3333);
+}
+Test(ec_reconstruct, every_pattern_tiny_len)
+{
+    every_pattern(4, 2, 1);
+}
 
 Test(ec_reconstruct, random_patterns_10_4)
 {
@@ -564,8 +576,7 @@ Test(ec_split, stripe_layout_avoids_power_of_two_spacing)
 
 /* ---- the decode-table cache ---- */
 
-static void lose(struct sv_ec *ec, struct tstripe *t, unsigned a,
-                 unsigned b)
+static void lose(struct sv_ec *ec, struct tstripe *t, unsigned a, unsigned b)
 {
     unsigned char present[SV_EC_MAX_N];
 
@@ -591,8 +602,7 @@ static void expect_stats(struct sv_ec *ec, uint64_t hits, uint64_t misses,
 
 Test(ec_cache, hits_and_misses)
 {
-    unsigned char present[6] = {0, 1, 1, 1, 1, 1}, want[6] = {1, 1, 0, 0,
-                                                               0, 0};
+    unsigned char present[6] = {0, 1, 1, 1, 1, 1}, want[6] = {1, 1, 0, 0, 0, 0};
     struct sv_ec *ec = NULL;
     struct tstripe t;
 
@@ -673,8 +683,7 @@ static void *worker_run(void *arg)
     if (sv_ec_encode(w->ec, 333, orig, orig + 10))
         w->failures++;
     for (round = 0; round < 300; round++) {
-        random_present(14, 1 + (unsigned)(rng_next(&rng) % 4), present,
-                       &rng);
+        random_present(14, 1 + (unsigned)(rng_next(&rng) % 4), present, &rng);
         for (j = 0; j < 14; j++) {
             if (present[j])
                 memcpy(work[j], orig[j], 333);
@@ -778,17 +787,14 @@ Test(ec_negative, reconstruct)
 
     cr_assert_eq(sv_ec_new(4, 2, &ec), SV_OK);
     ts_init(&t, ec, 4, 2, 128, 1);
-    cr_assert_eq(sv_ec_reconstruct(NULL, 128, t.work, present, NULL),
-                 SV_INVAL);
+    cr_assert_eq(sv_ec_reconstruct(NULL, 128, t.work, present, NULL), SV_INVAL);
     cr_assert_eq(sv_ec_reconstruct(ec, 128, NULL, present, NULL), SV_INVAL);
     cr_assert_eq(sv_ec_reconstruct(ec, 128, t.work, NULL, NULL), SV_INVAL);
     /* three lost of (4,2) */
-    cr_assert_eq(sv_ec_reconstruct(ec, 128, t.work, present, NULL),
-                 SV_UNAVAIL);
+    cr_assert_eq(sv_ec_reconstruct(ec, 128, t.work, present, NULL), SV_UNAVAIL);
     cr_assert_neq(strstr(sv_errmsg(SV_UNAVAIL), "3 of 6"), NULL);
     memset(present, 0, sizeof(present));
-    cr_assert_eq(sv_ec_reconstruct(ec, 128, t.work, present, NULL),
-                 SV_UNAVAIL);
+    cr_assert_eq(sv_ec_reconstruct(ec, 128, t.work, present, NULL), SV_UNAVAIL);
     /* a wanted missing shard without a buffer */
     memcpy(ptr, t.work, sizeof(ptr));
     memset(present, 1, sizeof(present));

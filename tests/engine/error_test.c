@@ -49,9 +49,9 @@ Test(error, unknown_codes_still_get_text)
 {
     cr_assert_str_eq(sv_strerror(SV_ERR_COUNT), "unknown error");
     cr_assert_str_eq(sv_strerror((enum sv_err)999), "unknown error");
-    cr_assert_str_eq(sv_strerror((enum sv_err)-1), "unknown error");
+    cr_assert_str_eq(sv_strerror((enum sv_err) - 1), "unknown error");
     cr_assert_str_eq(sv_errname(SV_ERR_COUNT), "UNKNOWN");
-    cr_assert_str_eq(sv_errname((enum sv_err)-7), "UNKNOWN");
+    cr_assert_str_eq(sv_errname((enum sv_err) - 7), "UNKNOWN");
 }
 
 /* ---- the per-thread detail sentence ---- */
@@ -93,8 +93,7 @@ Test(error, vset)
 Test(error, wrap_prefixes_detail_or_text)
 {
     sv_err_clear();
-    cr_assert_eq(sv_err_wrap(SV_NOTFOUND, "get '%s': ", "x.jpg"),
-                 SV_NOTFOUND);
+    cr_assert_eq(sv_err_wrap(SV_NOTFOUND, "get '%s': ", "x.jpg"), SV_NOTFOUND);
     cr_assert_str_eq(sv_errmsg(SV_NOTFOUND), "get 'x.jpg': no such object");
     sv_err_set(SV_AGAIN, "provider s3-a: HTTP 503");
     sv_err_wrap(SV_AGAIN, "shard 2: ");
