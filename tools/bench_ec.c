@@ -220,6 +220,24 @@ static void case_release(struct ec_case *c)
     free(c->dec_tbl);
 }
 
+/* Poison data chunks 0..m-1 of stripe 0, rebuild them with op, compare
+ * with keep (the n original chunks back to back). */
+static int timed_rebuild_ok(struct ec_case *c, bench_op *op,
+                            const uint8_t *keep)
+{
+    struct sv_ec_stripe *s = &c->pool[0];
+    unsigned j;
+
+    for (j = 0; j < c->m; j++)
+        memset(s->chunk[j], 0x5A, c->len);
+    c->cur = 0;
+    op(c);
+    for (j = 0; j < c->m; j++)
+        if (memcmp(keep + j * c->len, s->chunk[j], c->len))
+            return 0;
+    return 1;
+}
+
 /*
  * Encode an object that does not fill the stripe, compare parity with
  * ISA-L's, lose m chunks alternating data and parity, rebuild, join, and
@@ -267,18 +285,9 @@ static const char *selfcheck(struct ec_case *c)
         goto out;
     bad = "the timed loss pattern was rebuilt wrong";
     /* the timed pattern: sv_ec and the reference both rebuild 0..m-1 */
-    for (j = 0; j < c->m; j++)
-        memset(s->chunk[j], 0x5A, c->len);
-    op_sv_decode(c);
-    for (j = 0; j < c->m; j++)
-        if (memcmp(keep + j * c->len, s->chunk[j], c->len))
-            goto out;
-    for (j = 0; j < c->m; j++)
-        memset(s->chunk[j], 0x5A, c->len);
-    op_isal_decode(c);
-    for (j = 0; j < c->m; j++)
-        if (memcmp(keep + j * c->len, s->chunk[j], c->len))
-            goto out;
+    if (!timed_rebuild_ok(c, op_sv_decode, keep) ||
+        !timed_rebuild_ok(c, op_isal_decode, keep))
+        goto out;
     bad = c->failed ? "an sv_ec call failed" : NULL;
 out:
     free(obj);
