@@ -1,0 +1,463 @@
+/*
+ * tools/bench_pipeline.c: `shardvault bench pipeline [--size 1G]
+ * [--dir DIR] [--rss-size 4G] [--runs N]`.
+ *
+ * Puts and gets one object (default 1 GiB) with k=4 m=2 across the six
+ * directory providers of the embedded default, on tmpfs (/dev/shm unless
+ * --dir says otherwise), and in the same run times the raw stage costs on
+ * the same data with the same 8 MiB segments:
+ *   AEAD seal of the segment, shard authenticators over its n shards
+ *   (n/k of the data), ISA-L encode, and memcpy for the copies any design
+ *   makes (put: reading the input once and writing n/k of it to the
+ *   providers; get: reading the k data shards once).
+ * The sum is the single-core bound. Figures: put and get on one core
+ * (process pinned to one CPU, pipeline depth 1) against the bound; both
+ * cores (depth 2, all CPUs) against one core; a get with data shards 0 and
+ * 1 of every segment deleted against a healthy get; peak RSS of a
+ * `shardvault put` of --rss-size bytes from a pipe (a child process's
+ * ru_maxrss). Best of --runs runs. Targets: one core >= 0.7 of the bound,
+ * two cores >= 1.6x, degraded >= 0.8 of healthy, RSS <= 128 MiB.
+ * Benchmarks print; they never assert.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ec/ec.h"
+#include "engine/config.h"
+#include "engine/seal.h"
+#include "engine/shard.h"
+#include "engine/vault.h"
+#include "tools/tools.h"
+#include "tools/vaultutil.h"
+
+#define USAGE                                                                  \
+    "bench pipeline [--size 1G] [--dir DIR] [--rss-size 4G] [--runs N]"
+#define STAGE_BYTES ((size_t)64 << 20) /* data the stage timings go over */
+#define GEN_BUF ((size_t)1 << 20)
+
+static double now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void fill(uint8_t *p, size_t len, uint64_t *x)
+{
+    size_t i;
+
+    for (i = 0; i + 8 <= len; i += 8) {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        memcpy(p + i, x, 8);
+    }
+    for (; i < len; i++)
+        p[i] = (uint8_t)i;
+}
+
+static void make_input(const char *path, uint64_t size)
+{
+    uint8_t *buf = malloc(GEN_BUF);
+    uint64_t x = 0x9E3779B97F4A7C15ull, left = size;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    if (!buf || fd < 0)
+        die(1, "bench pipeline: cannot create %s: %s", path, strerror(errno));
+    while (left) {
+        size_t n = left < GEN_BUF ? (size_t)left : GEN_BUF;
+
+        fill(buf, n, &x);
+        if (write(fd, buf, n) != (ssize_t)n)
+            die(1, "bench pipeline: writing %s: %s", path, strerror(errno));
+        left -= n;
+    }
+    close(fd);
+    free(buf);
+}
+
+static void pin(int one)
+{
+    cpu_set_t set;
+    long i, ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+    CPU_ZERO(&set);
+    for (i = 0; i < (one ? 1 : ncpu); i++)
+        CPU_SET((int)i, &set);
+    if (sched_setaffinity(0, sizeof(set), &set))
+        warnx_("bench pipeline: sched_setaffinity: %s", strerror(errno));
+}
+
+static struct sv_vault *open_vault(const char *dir, unsigned jobs)
+{
+    struct sv_open_opts o = {0};
+    struct sv_vault *v = NULL;
+    enum sv_err rc;
+
+    o.jobs = jobs;
+    rc = sv_vault_open(dir, &o, &v);
+    if (rc)
+        die_err(rc, "bench pipeline: ");
+    return v;
+}
+
+/* ---- raw stage costs, seconds per byte of plaintext ----------------------- */
+
+struct stages {
+    double seal, auth, encode, copy; /* s/B of the bytes they touch */
+};
+
+static void measure_stages(struct sv_vault *v, const char *input,
+                           struct stages *st)
+{
+    size_t seg = v->cfg->segment_size, clen, n = 6, k = 4, i, j, nseg;
+    uint8_t *data, *parity, *dst, dek[SV_DEK_LEN], oid[SV_OID_LEN];
+    uint8_t hdr[SV_SHARD_HDR_LEN], tag[SV_SHARD_TAG];
+    uint8_t *chunk[SV_EC_MAX_N];
+    struct sv_shard_info info;
+    struct sv_ec *ec;
+    double t0, best[4] = {1e9, 1e9, 1e9, 1e9};
+    int fd, rep;
+
+    nseg = STAGE_BYTES / seg;
+    if (!nseg)
+        nseg = 1;
+    clen = sv_ec_chunk_len((unsigned)k, seg + SV_SEAL_TAG);
+    data = malloc(nseg * k * clen);
+    parity = malloc(nseg * 2 * (clen + 4160));
+    dst = malloc(nseg * k * clen);
+    fd = open(input, O_RDONLY | O_CLOEXEC);
+    if (!data || !parity || !dst || fd < 0 || sv_ec_new(4, 2, &ec))
+        die(1, "bench pipeline: out of memory");
+    for (i = 0; i < nseg; i++)
+        if (pread(fd, data + i * k * clen, seg, (off_t)(i * seg)) < 0)
+            die(1, "bench pipeline: reading %s", input);
+    close(fd);
+    memset(dst, 1, nseg * k * clen);
+    sv_keys_new_dek(dek);
+    sv_keys_new_oid(oid);
+    memset(&info, 0, sizeof(info));
+    info.k = 4;
+    info.m = 2;
+    info.chunk_len = (uint32_t)clen;
+    info.payload_len = seg + SV_SEAL_TAG;
+    memcpy(info.oid, oid, sizeof(oid));
+    for (rep = 0; rep < 3; rep++) {
+        t0 = now();
+        for (i = 0; i < nseg; i++)
+            if (sv_seal_segment(SV_CIPHER_XCHACHA20, dek, oid, i, 0,
+                                data + i * k * clen, seg,
+                                data + i * k * clen))
+                die(1, "bench pipeline: seal failed");
+        best[0] = fmin(best[0], now() - t0);
+        t0 = now();
+        for (i = 0; i < nseg; i++) {
+            for (j = 0; j < k; j++)
+                chunk[j] = data + i * k * clen + j * clen;
+            for (j = 0; j < 2; j++)
+                chunk[k + j] = parity + (i * 2 + j) * (clen + 4160);
+            if (sv_ec_encode(ec, clen, chunk, chunk + k))
+                die(1, "bench pipeline: encode failed");
+        }
+        best[2] = fmin(best[2], now() - t0);
+        t0 = now();
+        for (i = 0; i < nseg; i++) {
+            info.segment = i;
+            for (j = 0; j < n; j++) {
+                info.index = (unsigned)j;
+                sv_shard_encode_hdr(&info, hdr);
+                sv_shard_auth(v->kr, &info, hdr, NULL,
+                              j < k ? data + i * k * clen + j * clen
+                                    : parity + (i * 2 + j - k) * (clen + 4160),
+                              tag);
+            }
+        }
+        best[1] = fmin(best[1], now() - t0);
+        t0 = now();
+        memcpy(dst, data, nseg * k * clen);
+        best[3] = fmin(best[3], now() - t0);
+    }
+    st->seal = best[0] / (double)(nseg * seg);
+    st->auth = best[1] / (double)(nseg * n * clen);
+    st->encode = best[2] / (double)(nseg * seg);
+    st->copy = best[3] / (double)(nseg * k * clen);
+    memset(dek, 0, sizeof(dek));
+    sv_ec_free(ec);
+    free(data);
+    free(parity);
+    free(dst);
+}
+
+/* ---- the pipeline ------------------------------------------------------- */
+
+static double timed_put(struct sv_vault *v, const char *name,
+                        const char *input)
+{
+    int fd = open(input, O_RDONLY | O_CLOEXEC);
+    double t0;
+    enum sv_err rc;
+
+    if (fd < 0)
+        die(1, "bench pipeline: %s: %s", input, strerror(errno));
+    t0 = now();
+    rc = sv_put(v, name, fd, NULL, NULL);
+    t0 = now() - t0;
+    close(fd);
+    if (rc)
+        die_err(rc, "bench pipeline: ");
+    return t0;
+}
+
+static double timed_get(struct sv_vault *v, const char *name,
+                        struct sv_get_stats *st)
+{
+    int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    double t0;
+    enum sv_err rc;
+
+    t0 = now();
+    rc = sv_get(v, name, 0, SV_TO_END, fd, st);
+    t0 = now() - t0;
+    close(fd);
+    if (rc)
+        die_err(rc, "bench pipeline: ");
+    return t0;
+}
+
+static void remove_object(struct sv_vault *v, const char *name)
+{
+    if (sv_rm(v, name, NULL))
+        die_err(SV_IO, "bench pipeline: rm: ");
+}
+
+/* Delete data shards 0 and 1 of every segment of name. */
+static void degrade(struct sv_vault *v, const char *name)
+{
+    struct sv_stat *s = NULL;
+    char key[SV_SHARD_NAME_MAX];
+    uint32_t i;
+    unsigned j;
+    int pi;
+
+    if (sv_stat(v, name, &s))
+        die_err(SV_NOTFOUND, "bench pipeline: ");
+    for (i = 0; i < s->nseg; i++) {
+        for (j = 0; j < 2; j++) {
+            pi = sv_vault_prov_index(v, (uint16_t)s->seg[i].shard[j]
+                                            .provider_id);
+            sv_shard_name(v->kr, v->cfg->shard_prefix, s->obj.oid, i, j, key);
+            if (pi < 0 || sv_prov_del(v->prov[pi].p, key))
+                die(1, "bench pipeline: cannot delete a shard");
+        }
+    }
+    sv_stat_free(s);
+}
+
+/* Read name back into a file and compare with the input (untimed). */
+static int check_bytes(struct sv_vault *v, const char *name,
+                       const char *input, const char *tmp, uint64_t size)
+{
+    int in = open(input, O_RDONLY | O_CLOEXEC);
+    int out = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    uint8_t *a, *b;
+    int same = 0;
+
+    if (in < 0 || out < 0)
+        return 0;
+    if (sv_get(v, name, 0, SV_TO_END, out, NULL) == SV_OK &&
+        (uint64_t)lseek(out, 0, SEEK_END) == size) {
+        a = mmap(NULL, size ? size : 1, PROT_READ, MAP_SHARED, in, 0);
+        b = mmap(NULL, size ? size : 1, PROT_READ, MAP_SHARED, out, 0);
+        same = a != MAP_FAILED && b != MAP_FAILED && !memcmp(a, b, size);
+        if (a != MAP_FAILED)
+            munmap(a, size ? size : 1);
+        if (b != MAP_FAILED)
+            munmap(b, size ? size : 1);
+    }
+    close(in);
+    close(out);
+    unlink(tmp);
+    return same;
+}
+
+/* Peak RSS (KiB) of `shardvault put` of size bytes from a pipe. */
+static long put_rss(const char *dir, uint64_t size)
+{
+    uint8_t *buf = malloc(GEN_BUF);
+    uint64_t x = 42, left = size;
+    struct rusage ru;
+    int p[2], status;
+    pid_t pid;
+
+    if (!buf || pipe(p))
+        return -1;
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(p[0], 0);
+        close(p[0]);
+        close(p[1]);
+        execl("/proc/self/exe", "shardvault", "--vault", dir, "-q", "put",
+              "rss-probe", "-", (char *)NULL);
+        _exit(127);
+    }
+    close(p[0]);
+    while (left) {
+        size_t n = left < GEN_BUF ? (size_t)left : GEN_BUF;
+
+        fill(buf, n, &x);
+        if (write(p[1], buf, n) != (ssize_t)n)
+            break;
+        left -= n;
+    }
+    close(p[1]);
+    free(buf);
+    if (wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0)
+        return -1;
+    return ru.ru_maxrss;
+}
+
+static double gbs(uint64_t bytes, double s)
+{
+    return s > 0 ? (double)bytes / s / 1e9 : 0;
+}
+
+int bench_pipeline(int argc, char **argv)
+{
+    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    uint64_t size = (uint64_t)1 << 30, rss_size = (uint64_t)4 << 30;
+    char *tmp, *vdir, *input, *check, sz[32];
+    double put1 = 1e9, get1 = 1e9, put2 = 1e9, get2 = 1e9, getd = 1e9;
+    double put_bound, get_bound, nk = 6.0 / 4.0;
+    struct sv_get_stats gst;
+    struct stages st;
+    struct sv_vault *v;
+    unsigned runs = 2, r;
+    long rss = 0;
+    int a, ok;
+
+    for (a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "--size") && a + 1 < argc) {
+            if (sv_parse_size(argv[++a], &size) || !size)
+                usage_die(USAGE, "--size: bad size '%s'", argv[a]);
+        } else if (!strcmp(argv[a], "--rss-size") && a + 1 < argc) {
+            if (sv_parse_size(argv[++a], &rss_size))
+                usage_die(USAGE, "--rss-size: bad size '%s'", argv[a]);
+        } else if (!strcmp(argv[a], "--dir") && a + 1 < argc) {
+            base = argv[++a];
+        } else if (!strcmp(argv[a], "--runs") && a + 1 < argc) {
+            runs = (unsigned)atoi(argv[++a]);
+            if (runs < 1 || runs > 20)
+                usage_die(USAGE, "--runs: 1 to 20");
+        } else {
+            usage_die(USAGE, "unknown option '%s'", argv[a]);
+        }
+    }
+    if (asprintf(&tmp, "%s/svbench.XXXXXX", base) < 0 || !mkdtemp(tmp))
+        die(1, "bench pipeline: cannot make a directory in %s", base);
+    if (asprintf(&vdir, "%s/vault", tmp) < 0 ||
+        asprintf(&input, "%s/input", tmp) < 0 ||
+        asprintf(&check, "%s/check", tmp) < 0)
+        die(1, "out of memory");
+    if (sv_vault_create(vdir, NULL, 4, 2, NULL))
+        die_err(SV_IO, "bench pipeline: ");
+
+    /* the RSS probe first, while this process is small */
+    if (rss_size) {
+        rss = put_rss(vdir, rss_size);
+        v = open_vault(vdir, 2);
+        if (rss >= 0)
+            remove_object(v, "rss-probe");
+        sv_vault_close(v);
+    }
+    make_input(input, size);
+
+    pin(1);
+    v = open_vault(vdir, 1);
+    measure_stages(v, input, &st);
+    put_bound = 1.0 / (st.seal + nk * st.auth + st.encode +
+                       (1.0 + nk) * st.copy) / 1e9;
+    get_bound = 1.0 / (st.seal + st.auth + st.copy) / 1e9;
+    printf("object %s, k=4 m=2, six fs providers under %s, %s segments\n",
+           vt_size(size, sz), tmp, vt_size(v->cfg->segment_size, sz));
+    printf("stage costs on the same data (one core):\n");
+    printf("  %-34s %6.2f GB/s\n", "AEAD seal (xchacha20poly1305)",
+           1e-9 / st.seal);
+    printf("  %-34s %6.2f GB/s  (x%.2f of the data)\n",
+           "shard authenticator", 1e-9 / st.auth, nk);
+    printf("  %-34s %6.2f GB/s\n", "ISA-L encode (4,2)", 1e-9 / st.encode);
+    printf("  %-34s %6.2f GB/s  (put x%.2f, get x1)\n", "memcpy",
+           1e-9 / st.copy, 1.0 + nk);
+    printf("  %-34s %6.2f GB/s\n", "put bound (sum of the above)",
+           put_bound);
+    printf("  %-34s %6.2f GB/s\n", "get bound (open+auth+copy)", get_bound);
+    fflush(stdout);
+
+    for (r = 0; r < runs; r++) {
+        put1 = fmin(put1, timed_put(v, "one", input));
+        get1 = fmin(get1, timed_get(v, "one", NULL));
+        if (r + 1 < runs)
+            remove_object(v, "one");
+    }
+    sv_vault_close(v);
+    pin(0);
+    v = open_vault(vdir, 2);
+    for (r = 0; r < runs; r++) {
+        put2 = fmin(put2, timed_put(v, "two", input));
+        remove_object(v, "two");
+        get2 = fmin(get2, timed_get(v, "one", NULL));
+    }
+    degrade(v, "one");
+    for (r = 0; r < runs; r++)
+        getd = fmin(getd, timed_get(v, "one", &gst));
+    ok = check_bytes(v, "one", input, check, size);
+    remove_object(v, "one");
+    sv_vault_close(v);
+
+    printf("%-30s %6.2f GB/s  %.2f of the bound (target >= 0.70)\n",
+           "put, one core", gbs(size, put1), gbs(size, put1) / put_bound);
+    printf("%-30s %6.2f GB/s  %.2f of the bound (target >= 0.70)\n",
+           "get, one core", gbs(size, get1), gbs(size, get1) / get_bound);
+    printf("%-30s %6.2f GB/s  x%.2f one core (target >= 1.60)\n",
+           "put, two cores", gbs(size, put2), put1 / put2);
+    printf("%-30s %6.2f GB/s  x%.2f one core (target >= 1.60)\n",
+           "get, two cores", gbs(size, get2), get1 / get2);
+    printf("%-30s %6.2f GB/s  %.2f of healthy (target >= 0.80); %llu "
+           "segments decoded\n",
+           "get, data shards 0+1 missing", gbs(size, getd), get2 / getd,
+           (unsigned long long)gst.segments_degraded);
+    if (rss_size)
+        printf("%-30s %6.1f MiB for %s (target <= 128 MiB)\n",
+               "peak RSS of put", rss < 0 ? -1.0 : (double)rss / 1024.0,
+               vt_size(rss_size, sz));
+    printf("%-30s %s\n", "degraded read bytes",
+           ok ? "identical to the input" : "DIFFER from the input");
+    unlink(input);
+    {
+        char *cmd;
+
+        if (asprintf(&cmd, "rm -rf '%s'", tmp) > 0 && system(cmd)) {
+            /* best effort */
+        }
+        free(cmd);
+    }
+    free(tmp);
+    free(vdir);
+    free(input);
+    free(check);
+    return ok && rss >= 0 ? 0 : 1;
+}
