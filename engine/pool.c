@@ -3,7 +3,9 @@
  *
  * One mutex guards the queue; batches have their own lock so that waiting
  * for one segment's shards does not contend with the queue. Workers run
- * until the pool is freed, which drains the queue first.
+ * until the pool is freed, which drains the queue first. A thread waiting
+ * for a batch runs queued tasks meanwhile, which balances a two-stage
+ * pipeline over the cores without tuning.
  */
 #include "engine/pool.h"
 
@@ -18,32 +20,44 @@ struct sv_pool {
     pthread_t *threads;
 };
 
+/* Take the oldest queued task, or NULL. Called with p->mu held. */
+static struct sv_task *pop(struct sv_pool *p)
+{
+    struct sv_task *t = p->head;
+
+    if (t) {
+        p->head = t->next;
+        if (!p->head)
+            p->tail = NULL;
+    }
+    return t;
+}
+
+static void run(struct sv_task *t)
+{
+    struct sv_batch *b = t->batch;
+
+    t->fn(t); /* t may be reused by its owner once the batch drops */
+    pthread_mutex_lock(&b->mu);
+    if (--b->pending == 0)
+        pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
 static void *worker(void *arg)
 {
     struct sv_pool *p = arg;
     struct sv_task *t;
-    struct sv_batch *b;
 
     for (;;) {
         pthread_mutex_lock(&p->mu);
         while (!p->head && !p->stop)
             pthread_cond_wait(&p->cv, &p->mu);
-        t = p->head;
-        if (!t) {
-            pthread_mutex_unlock(&p->mu);
-            return NULL;
-        }
-        p->head = t->next;
-        if (!p->head)
-            p->tail = NULL;
+        t = pop(p);
         pthread_mutex_unlock(&p->mu);
-
-        b = t->batch;
-        t->fn(t); /* t may be reused by its owner once the batch drops */
-        pthread_mutex_lock(&b->mu);
-        if (--b->pending == 0)
-            pthread_cond_broadcast(&b->cv);
-        pthread_mutex_unlock(&b->mu);
+        if (!t)
+            return NULL;
+        run(t);
     }
 }
 
@@ -105,6 +119,7 @@ void sv_batch_init(struct sv_batch *b)
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->cv, NULL);
     b->pending = 0;
+    b->pool = NULL;
 }
 
 void sv_batch_destroy(struct sv_batch *b)
@@ -117,6 +132,7 @@ void sv_pool_submit(struct sv_pool *p, struct sv_batch *b, struct sv_task *t)
 {
     pthread_mutex_lock(&b->mu);
     b->pending++;
+    b->pool = p;
     pthread_mutex_unlock(&b->mu);
     t->batch = b;
     t->next = NULL;
@@ -132,8 +148,33 @@ void sv_pool_submit(struct sv_pool *p, struct sv_batch *b, struct sv_task *t)
 
 void sv_batch_wait(struct sv_batch *b)
 {
-    pthread_mutex_lock(&b->mu);
-    while (b->pending)
-        pthread_cond_wait(&b->cv, &b->mu);
-    pthread_mutex_unlock(&b->mu);
+    struct sv_pool *p;
+    struct sv_task *t;
+
+    for (;;) {
+        pthread_mutex_lock(&b->mu);
+        p = b->pool;
+        if (!b->pending) {
+            pthread_mutex_unlock(&b->mu);
+            return;
+        }
+        pthread_mutex_unlock(&b->mu);
+        /* Help: run queued tasks (ours or others') rather than sleep, so
+         * the waiting thread's core is never idle while work is queued. */
+        t = NULL;
+        if (p) {
+            pthread_mutex_lock(&p->mu);
+            t = pop(p);
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (t) {
+            run(t);
+            continue;
+        }
+        pthread_mutex_lock(&b->mu);
+        while (b->pending)
+            pthread_cond_wait(&b->cv, &b->mu);
+        pthread_mutex_unlock(&b->mu);
+        return;
+    }
 }

@@ -6,7 +6,9 @@
  * structs embedded in the caller's own per-shard state (no allocation per
  * task); a batch counts a group of tasks so the submitter can wait for
  * exactly its own. Tasks must not wait for other tasks (no deadlock by
- * construction).
+ * construction). A thread waiting for its batch runs queued tasks itself
+ * instead of sleeping, so the submitter's core helps when it has nothing
+ * else to do.
  */
 #ifndef SV_POOL_H
 #define SV_POOL_H
@@ -24,6 +26,7 @@ struct sv_batch {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     unsigned pending;
+    struct sv_pool *pool; /* where its tasks were queued */
 };
 
 /* Embed in the per-shard state; fn gets the task back (container_of). */
@@ -49,7 +52,8 @@ void sv_batch_destroy(struct sv_batch *b);
 /* Queue t (fn set by the caller) as part of batch b. */
 void sv_pool_submit(struct sv_pool *p, struct sv_batch *b, struct sv_task *t);
 
-/* Wait until every task submitted with b has run. */
+/* Wait until every task submitted with b has run, running queued tasks
+ * (of any batch) on the calling thread meanwhile. */
 void sv_batch_wait(struct sv_batch *b);
 
 #define sv_container_of(ptr, type, member)                                     \
