@@ -7,6 +7,7 @@
 #include "tests/lib/contract.h"
 
 #include <criterion/criterion.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,4 +396,46 @@ void tu_contract_odd_names(struct sv_provider *p, const char *prefix)
         free(k);
     }
     free(lp);
+}
+
+static enum sv_err vopen(struct sv_provider **out, const char *name,
+                         va_list ap)
+{
+    struct sv_kv kv[32];
+    struct sv_prov_params params = {.name = name, .cfg_file = "test.conf",
+                                    .kv = kv};
+    const char *k;
+
+    while ((k = va_arg(ap, const char *)) != NULL) {
+        cr_assert_lt(params.nkv, 32);
+        kv[params.nkv].key = k;
+        kv[params.nkv].value = va_arg(ap, const char *);
+        kv[params.nkv].line = (int)params.nkv + 2;
+        params.nkv++;
+    }
+    return sv_prov_open(&params, out);
+}
+
+enum sv_err tu_prov_try_open(struct sv_provider **out, const char *name, ...)
+{
+    va_list ap;
+    enum sv_err rc;
+
+    va_start(ap, name);
+    rc = vopen(out, name, ap);
+    va_end(ap);
+    return rc;
+}
+
+struct sv_provider *tu_prov_open(const char *name, ...)
+{
+    struct sv_provider *p = NULL;
+    va_list ap;
+    enum sv_err rc;
+
+    va_start(ap, name);
+    rc = vopen(&p, name, ap);
+    va_end(ap);
+    cr_assert_eq(rc, SV_OK, "open provider %s: %s", name, sv_errmsg(rc));
+    return p;
 }
