@@ -167,35 +167,33 @@ static int parse_clause(char *c, enum sv_fault_op op, struct rule *r,
 static int parse_spec(const char *spec, enum sv_fault_op op,
                       struct rules *out, char *why, size_t wlen)
 {
-    char *copy, *c, *save = NULL;
+    char *copy, *rest, *c, *e;
     int rc = 0;
 
     out->n = 0;
-    if (!spec || !*spec || !strcmp(spec, "none"))
+    if (!spec || !strcmp(spec, "none"))
         return 0;
     copy = strdup(spec);
     if (!copy) {
         snprintf(why, wlen, "out of memory");
         return -1;
     }
-    for (c = strtok_r(copy, ",", &save); c && !rc;
-         c = strtok_r(NULL, ",", &save)) {
+    rest = copy;
+    while (!rc && (c = strsep(&rest, ",")) != NULL) {
         while (*c == ' ' || *c == '\t')
             c++;
-        for (char *e = c + strlen(c); e > c && (e[-1] == ' ' ||
-                                                e[-1] == '\t');)
+        for (e = c + strlen(c); e > c && (e[-1] == ' ' || e[-1] == '\t');)
             *--e = '\0';
-        if (out->n == MAX_RULES) {
+        if (!*c) {
+            snprintf(why, wlen, "empty clause (use none for no fault)");
+            rc = -1;
+        } else if (out->n == MAX_RULES) {
             snprintf(why, wlen, "more than %d clauses", MAX_RULES);
             rc = -1;
         } else {
             rc = parse_clause(c, op, &out->r[out->n], why, wlen);
             out->n += !rc;
         }
-    }
-    if (!rc && out->n == 0) {
-        snprintf(why, wlen, "empty spec (use none)");
-        rc = -1;
     }
     free(copy);
     return rc;

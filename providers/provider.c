@@ -210,8 +210,8 @@ static void name_detail(const char *name, const char *what, const char *key,
 
     snprintf(tag, sizeof(tag), "provider %s", name);
     if (msg == sv_strerror(rc) || !*msg)
-        sv_err_set(rc, "provider %s: %s %s: %s", name, what, key ? key : "",
-                   sv_strerror(rc));
+        sv_err_set(rc, "provider %s: %s%s%s: %s", name, what,
+                   key && *key ? " " : "", key ? key : "", sv_strerror(rc));
     else if (!strstr(msg, tag))
         sv_err_wrap(rc, "provider %s: ", name);
     if (tries > 1) {
