@@ -601,7 +601,8 @@ static void walk_dir(struct walk *w, int dfd, size_t klen, const char *rel)
                         errno);
         goto out;
     }
-    qsort(ents, n, sizeof(*ents), ent_cmp);
+    if (n)
+        qsort(ents, n, sizeof(*ents), ent_cmp);
     for (i = 0; i < n && !w->stop && !w->rc; i++)
         visit(w, dfd, klen, rel, &ents[i]);
     goto out;
