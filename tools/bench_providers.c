@@ -30,9 +30,9 @@
 #include "providers/provider.h"
 #include "tools/tools.h"
 
-#define PB_OBJ ((size_t)2 << 20)
+#define PB_OBJ    ((size_t)2 << 20)
 #define PB_TARGET 0.8
-#define PB_USAGE "bench providers [--fs-dir DIR] [--total SIZE] [--rounds N]"
+#define PB_USAGE  "bench providers [--fs-dir DIR] [--total SIZE] [--rounds N]"
 
 struct pb_opts {
     uint64_t total; /* bytes per pass */
@@ -83,8 +83,8 @@ static void row(struct pb_opts *o, const char *backend, const char *where,
     double v = t > 0 ? mib / t : 0, r = ref_t > 0 ? mib / ref_t : 0;
     double ratio = r > 0 ? v / r : 0;
 
-    printf("  %-5s %-24s %-4s %10.1f %10.1f %7.3f%s  %s\n", backend, where,
-           op, v, r, ratio, ratio < PB_TARGET ? "*" : " ", ref);
+    printf("  %-5s %-24s %-4s %10.1f %10.1f %7.3f%s  %s\n", backend, where, op,
+           v, r, ratio, ratio < PB_TARGET ? "*" : " ", ref);
     if (ratio < PB_TARGET)
         o->below = 1;
 }
@@ -327,8 +327,8 @@ static int pb_size(const char *s, uint64_t *out)
 
 int bench_providers(int argc, char **argv)
 {
-    struct pb_opts o = {.total = (uint64_t)256 << 20, .obj = PB_OBJ,
-                        .rounds = 3};
+    struct pb_opts o = {
+        .total = (uint64_t)256 << 20, .obj = PB_OBJ, .rounds = 3};
     const char *fs_dir = NULL, *shm = "/dev/shm";
     struct stat st;
     int i, fail = 0;
@@ -374,7 +374,8 @@ int bench_providers(int argc, char **argv)
         fail = 1;
     if (o.below)
         printf("  * ratio below the %.1f target (noisy machine? rerun on a "
-               "quiet one)\n", PB_TARGET);
+               "quiet one)\n",
+               PB_TARGET);
     free(o.data);
     free(o.back);
     return fail;

@@ -96,8 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s.want = key;
     if (sv_prov_list_all(fp, key, seen_fn, &s) || s.hits != 1 || s.others)
         abort();
-    if (sv_prov_del(fp, key) || sv_prov_head(fp, key, &(uint64_t){0}) !=
-                                    SV_NOTFOUND)
+    if (sv_prov_del(fp, key) ||
+        sv_prov_head(fp, key, &(uint64_t){0}) != SV_NOTFOUND)
         abort();
     if (entries(top) != 1) /* only "p": nothing escaped next to it */
         abort();

@@ -138,7 +138,8 @@ Test(fault, again_is_retried_by_the_wrapper)
     set(p, SV_FAULT_GET, "again");
     rc = sv_prov_get(p, "k", 0, buf, sizeof(buf), &n);
     cr_assert_eq(rc, SV_AGAIN);
-    cr_assert_eq(sv_fault_calls(p, SV_FAULT_GET), 3, "each try reaches "
+    cr_assert_eq(sv_fault_calls(p, SV_FAULT_GET), 3,
+                 "each try reaches "
                  "the fault layer once");
     cr_assert(strstr(sv_errmsg(rc), "gave up after 3 tries") != NULL, "%s",
               sv_errmsg(rc));
@@ -236,11 +237,9 @@ Test(fault, flip_changes_bytes_read_not_stored)
             cr_assert_eq(buf[i], (uint8_t)~data[i]);
         }
     }
-    cr_assert_eq(diff, 4, "%zu bytes flipped, want 0, 512, 1024, 1536",
-                 diff);
+    cr_assert_eq(diff, 4, "%zu bytes flipped, want 0, 512, 1024, 1536", diff);
     /* The stored object is intact underneath. */
-    cr_assert_eq(sv_prov_get(sv_fault_inner(p), "obj", 0, buf, sizeof(buf),
-                             &n),
+    cr_assert_eq(sv_prov_get(sv_fault_inner(p), "obj", 0, buf, sizeof(buf), &n),
                  SV_OK);
     cr_assert_eq(memcmp(buf, data, 2000), 0);
     cr_assert_eq(sv_fault_injected(p, SV_FAULT_GET), 1);
@@ -296,12 +295,18 @@ Test(fault, bad_specs_refused)
         enum sv_fault_op op;
         const char *spec;
     } bad[] = {
-        {SV_FAULT_PUT, "bogus"},      {SV_FAULT_PUT, "fail:0"},
-        {SV_FAULT_PUT, "fail:x"},     {SV_FAULT_PUT, "fail:3-2"},
-        {SV_FAULT_PUT, "flip"},       {SV_FAULT_GET, "drop"},
-        {SV_FAULT_PUT, "latency"},    {SV_FAULT_PUT, "latency:5h"},
-        {SV_FAULT_PUT, "hang:2s@0"},  {SV_FAULT_PUT, ","},
-        {SV_FAULT_PUT, "every:2"},    {SV_FAULT_PUT, "fail:1,,fail"},
+        {SV_FAULT_PUT, "bogus"},
+        {SV_FAULT_PUT, "fail:0"},
+        {SV_FAULT_PUT, "fail:x"},
+        {SV_FAULT_PUT, "fail:3-2"},
+        {SV_FAULT_PUT, "flip"},
+        {SV_FAULT_GET, "drop"},
+        {SV_FAULT_PUT, "latency"},
+        {SV_FAULT_PUT, "latency:5h"},
+        {SV_FAULT_PUT, "hang:2s@0"},
+        {SV_FAULT_PUT, ","},
+        {SV_FAULT_PUT, "every:2"},
+        {SV_FAULT_PUT, "fail:1,,fail"},
         {SV_FAULT_PUT, "fail,fail,fail,fail,fail,fail,fail,fail,fail"},
     };
     size_t i;
@@ -326,27 +331,26 @@ Test(fault, config_keys_and_errors)
     size_t n;
     enum sv_err rc;
 
-    q = tu_prov_open("cfg", "type", "fault", "path", dir, "fault_put",
-                     "fail:2", "fault_get", "flip", NULL);
+    q = tu_prov_open("cfg", "type", "fault", "path", dir, "fault_put", "fail:2",
+                     "fault_get", "flip", NULL);
     cr_assert_eq(put_str(q, "k", "ab"), SV_OK);
     cr_assert_eq(put_str(q, "k", "cd"), SV_IO);
     cr_assert_eq(sv_prov_get(q, "k", 0, buf, sizeof(buf), &n), SV_OK);
-    cr_assert_eq(buf[0], (uint8_t)~'a');
+    cr_assert_eq(buf[0], (uint8_t) ~'a');
     sv_prov_close(q);
 
     q = NULL;
-    rc = tu_prov_try_open(&q, "cfg2", "type", "fault", "path", dir,
-                          "fault_del", "flip", NULL);
+    rc = tu_prov_try_open(&q, "cfg2", "type", "fault", "path", dir, "fault_del",
+                          "flip", NULL);
     cr_assert_eq(rc, SV_CONFIG);
     cr_assert(strstr(sv_errmsg(rc), "test.conf:4: provider cfg2: fault_del "
                                     "= 'flip': flip applies to get") != NULL,
               "%s", sv_errmsg(rc));
-    rc = tu_prov_try_open(&q, "cfg3", "type", "fault", "inner", "fault",
-                          "path", dir, NULL);
+    rc = tu_prov_try_open(&q, "cfg3", "type", "fault", "inner", "fault", "path",
+                          dir, NULL);
     cr_assert_eq(rc, SV_CONFIG);
     cr_assert(strstr(sv_errmsg(rc), "inner") != NULL);
-    rc = tu_prov_try_open(&q, "cfg4", "type", "fault", "inner", "nope",
-                          NULL);
+    rc = tu_prov_try_open(&q, "cfg4", "type", "fault", "inner", "nope", NULL);
     cr_assert_eq(rc, SV_CONFIG);
     /* The inner backend's own errors come through. */
     rc = tu_prov_try_open(&q, "cfg5", "type", "fault", NULL);
@@ -364,8 +368,8 @@ Test(fault, environment_overrides_config)
 
     setenv("SV_FAULT_CN_TELECOM_1_PUT", "nospace", 1);
     setenv("SV_FAULT_CN_TELECOM_1_HEAD", "none", 1);
-    q = tu_prov_open("cn-telecom.1", "type", "fault", "path", dir,
-                     "fault_put", "fail", "fault_head", "every", NULL);
+    q = tu_prov_open("cn-telecom.1", "type", "fault", "path", dir, "fault_put",
+                     "fail", "fault_head", "every", NULL);
     cr_assert_eq(put_str(q, "k", "v"), SV_NOSPACE);
     cr_assert_eq(sv_prov_head(q, "k", &size), SV_NOTFOUND);
     sv_prov_close(q);
@@ -374,15 +378,15 @@ Test(fault, environment_overrides_config)
     rc = tu_prov_try_open(&q, "cn-telecom.1", "type", "fault", "path", dir,
                           NULL);
     cr_assert_eq(rc, SV_CONFIG);
-    cr_assert(strstr(sv_errmsg(rc), "SV_FAULT_CN_TELECOM_1_GET") != NULL,
-              "%s", sv_errmsg(rc));
+    cr_assert(strstr(sv_errmsg(rc), "SV_FAULT_CN_TELECOM_1_GET") != NULL, "%s",
+              sv_errmsg(rc));
     cr_assert_null(q);
 }
 
 Test(fault, api_on_other_providers)
 {
-    struct sv_provider *fs = tu_prov_open("plain", "type", "fs", "path", dir,
-                                          NULL);
+    struct sv_provider *fs =
+        tu_prov_open("plain", "type", "fs", "path", dir, NULL);
     enum sv_err rc;
 
     rc = sv_fault_set(fs, SV_FAULT_PUT, "fail");

@@ -192,8 +192,7 @@ Test(fs, bad_keys_refused)
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         sv_err_clear();
         rc = sv_prov_put(p, bad[i], &iov, 1);
-        cr_assert_eq(rc, SV_INVAL, "put of bad key %zu: %s", i,
-                     sv_errname(rc));
+        cr_assert_eq(rc, SV_INVAL, "put of bad key %zu: %s", i, sv_errname(rc));
         cr_assert(strstr(sv_errmsg(rc), "provider local-1") != NULL, "%s",
                   sv_errmsg(rc));
         cr_assert_eq(sv_prov_get(p, bad[i], 0, buf, 4, &n), SV_INVAL);
@@ -279,8 +278,7 @@ Test(fs, reader_never_sees_half)
     cr_assert_eq(sv_prov_put(p, "atomic/obj", &ia, 1), SV_OK);
     pthread_create(&t, NULL, reader, &c);
     for (i = 0; i < 40; i++)
-        cr_assert_eq(sv_prov_put(p, "atomic/obj", i % 2 ? &ia : &ib, 1),
-                     SV_OK);
+        cr_assert_eq(sv_prov_put(p, "atomic/obj", i % 2 ? &ia : &ib, 1), SV_OK);
     c.done = 1;
     pthread_join(t, NULL);
     cr_assert_gt(c.reads, 0);
@@ -402,12 +400,10 @@ Test(fs, enospc_is_nospace)
     put_str(use, "keep/obj", "old");
     sv_err_clear();
     rc = sv_prov_put(use, "keep/obj", &iov, 1);
-    cr_assert_eq(rc, SV_NOSPACE, "put of 1 MiB on 256 KiB: %s",
-                 sv_errname(rc));
+    cr_assert_eq(rc, SV_NOSPACE, "put of 1 MiB on 256 KiB: %s", sv_errname(rc));
     cr_assert(strstr(sv_errmsg(rc), "provider tiny") != NULL, "%s",
               sv_errmsg(rc));
-    cr_assert(strstr(sv_errmsg(rc), "keep/obj") != NULL, "%s",
-              sv_errmsg(rc));
+    cr_assert(strstr(sv_errmsg(rc), "keep/obj") != NULL, "%s", sv_errmsg(rc));
     /* All or nothing: the old object is intact. */
     rc = sv_prov_get(use, "keep/obj", 0, buf, sizeof(buf), &n);
     cr_assert_eq(rc, SV_OK);
@@ -431,8 +427,7 @@ Test(fs, unwritable_is_denied)
     } else if (mount_tmpfs("size=64k,mode=0755")) {
         /* root ignores permissions; a read-only mount it cannot. */
         q = tu_prov_open("locked", "type", "fs", "path", mnt, NULL);
-        cr_assert_eq(mount("tmpfs", mnt, "tmpfs", MS_REMOUNT | MS_RDONLY,
-                           NULL),
+        cr_assert_eq(mount("tmpfs", mnt, "tmpfs", MS_REMOUNT | MS_RDONLY, NULL),
                      0, "remount read-only: %s", strerror(errno));
     } else {
         q = tu_prov_open("locked", "type", "fault", "path", dir, NULL);

@@ -25,9 +25,9 @@ static struct {
     unsigned nscript;
     _Atomic unsigned calls;
     enum detail_mode detail;
-    int list_calls_back;  /* list reports a key before failing */
-    int list_stuck;       /* list returns the token it was given */
-    size_t overread;      /* get claims this many bytes more than cap */
+    int list_calls_back; /* list reports a key before failing */
+    int list_stuck;      /* list returns the token it was given */
+    size_t overread;     /* get claims this many bytes more than cap */
     unsigned sleep_us;
     int open_fails;
 } m;
@@ -70,8 +70,8 @@ static void mock_close(void *st)
     free(st);
 }
 
-static enum sv_err mock_put(void *st, const char *key,
-                            const struct sv_iov *iov, unsigned iovcnt)
+static enum sv_err mock_put(void *st, const char *key, const struct sv_iov *iov,
+                            unsigned iovcnt)
 {
     (void)st;
     (void)iov;
@@ -79,8 +79,8 @@ static enum sv_err mock_put(void *st, const char *key,
     return mock_result(key);
 }
 
-static enum sv_err mock_get(void *st, const char *key, uint64_t off,
-                            void *buf, size_t cap, size_t *nread)
+static enum sv_err mock_get(void *st, const char *key, uint64_t off, void *buf,
+                            size_t cap, size_t *nread)
 {
     enum sv_err rc = mock_result(key);
 
@@ -112,8 +112,7 @@ static enum sv_err mock_del(void *st, const char *key)
 
 /* Keys "k00" .. "k09", max per page (3 by default); token = last key. */
 static enum sv_err mock_list(void *st, const char *prefix, const char *token,
-                             size_t max, sv_list_fn *fn, void *ctx,
-                             char **next)
+                             size_t max, sv_list_fn *fn, void *ctx, char **next)
 {
     unsigned i = 0, sent = 0;
     char key[8];
@@ -307,8 +306,8 @@ Test(provider, detail_always_names_the_provider)
     script(D_UNNAMED, 1, SV_IO);
     rc = sv_prov_del(p, "a/key");
     msg = sv_errmsg(rc);
-    cr_assert(strncmp(msg, "provider mock-1: a/key: scripted", 32) == 0,
-              "%s", msg);
+    cr_assert(strncmp(msg, "provider mock-1: a/key: scripted", 32) == 0, "%s",
+              msg);
 
     script(D_NONE, 1, SV_DENIED);
     rc = sv_prov_del(p, "b/key");
@@ -419,8 +418,7 @@ Test(provider, list_pages_and_list_all)
     cr_assert_str_eq(seen, "k00 k01 k02 k03 k04 k05 k06 k07 k08 k09 ");
 }
 
-static int stop_at_2(void *ctx, const char *key, uint64_t size,
-                     int64_t mtime)
+static int stop_at_2(void *ctx, const char *key, uint64_t size, int64_t mtime)
 {
     (void)key;
     (void)size;
@@ -466,8 +464,7 @@ Test(provider, list_retried_only_before_callbacks)
     seen[0] = '\0';
     script(D_NAMED, 2, SV_AGAIN, SV_OK);
     m.list_calls_back = 1;
-    cr_assert_eq(sv_prov_list(p, "", NULL, 3, collect, seen, &next),
-                 SV_AGAIN);
+    cr_assert_eq(sv_prov_list(p, "", NULL, 3, collect, seen, &next), SV_AGAIN);
     cr_assert_eq(atomic_load(&m.calls), 1, "keys would be reported twice");
     cr_assert_null(next);
     sv_prov_counters(p, &c);
@@ -591,8 +588,8 @@ Test(provider, open_ops_failures)
 Test(provider, kv_find_and_config_err)
 {
     struct sv_kv kv[] = {{"type", "fs", 4}, {"path", "/x", 5}};
-    struct sv_prov_params params = {.name = "p", .cfg_file = "v.conf",
-                                    .kv = kv, .nkv = 2};
+    struct sv_prov_params params = {
+        .name = "p", .cfg_file = "v.conf", .kv = kv, .nkv = 2};
     const struct sv_kv *k = sv_kv_find(&params, "path");
     enum sv_err rc;
 

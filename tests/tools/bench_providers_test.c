@@ -28,8 +28,10 @@ Test(bench_providers, rows_for_each_fs_dir)
     char *dir = tu_tmpdir("bench"), *out = NULL;
     int st;
 
-    st = tu_run(&out, "'%s' bench providers --total 4M --rounds 1 "
-                "--fs-dir '%s'", tu_bin(), dir);
+    st = tu_run(&out,
+                "'%s' bench providers --total 4M --rounds 1 "
+                "--fs-dir '%s'",
+                tu_bin(), dir);
     cr_assert_eq(st, 0, "exit %d: %s", st, out);
     cr_assert_not_null(strstr(out, "2 objects of 2 MiB"), "%s", out);
     cr_assert_not_null(strstr(out, "write+fsync+rename"), "%s", out);
@@ -43,9 +45,8 @@ Test(bench_providers, rows_for_each_fs_dir)
 
 Test(bench_providers, bad_options)
 {
-    static const char *const bad[] = {"--bogus", "--total 1K",
-                                      "--total x", "--rounds 0",
-                                      "--total"};
+    static const char *const bad[] = {"--bogus", "--total 1K", "--total x",
+                                      "--rounds 0", "--total"};
     char *out = NULL;
     size_t i;
     int st;
@@ -61,8 +62,10 @@ Test(bench_providers, bad_options)
 Test(bench_providers, unusable_dir_fails)
 {
     char *out = NULL;
-    int st = tu_run(&out, "'%s' bench providers --total 2M --rounds 1 "
-                    "--fs-dir /nonexistent/dir", tu_bin());
+    int st = tu_run(&out,
+                    "'%s' bench providers --total 2M --rounds 1 "
+                    "--fs-dir /nonexistent/dir",
+                    tu_bin());
 
     cr_assert_eq(st, 1, "exit %d: %s", st, out);
     cr_assert_not_null(strstr(out, "/nonexistent/dir"), "%s", out);
