@@ -438,3 +438,12 @@ struct sv_provider *tu_prov_open(const char *name, ...)
     cr_assert_eq(rc, SV_OK, "open provider %s: %s", name, sv_errmsg(rc));
     return p;
 }
+
+int tu_list_count(void *ctx, const char *key, uint64_t size, int64_t mtime)
+{
+    (void)key;
+    (void)size;
+    (void)mtime;
+    ++*(unsigned *)ctx;
+    return 0;
+}

@@ -192,15 +192,6 @@ Test(fault, latency_delays_but_succeeds)
     cr_assert_eq(sv_prov_head(p, "k", &size), SV_IO);
 }
 
-static int count_fn(void *ctx, const char *key, uint64_t size, int64_t mtime)
-{
-    (void)key;
-    (void)size;
-    (void)mtime;
-    ++*(unsigned *)ctx;
-    return 0;
-}
-
 Test(fault, hang_reports_a_timeout)
 {
     uint64_t size;
@@ -215,8 +206,9 @@ Test(fault, hang_reports_a_timeout)
               sv_errmsg(rc));
     cr_assert(strstr(sv_errmsg(rc), "provider flaky") != NULL);
     set(p, SV_FAULT_LIST, "hang:1ms@1");
-    cr_assert_eq(sv_prov_list(p, "", NULL, 0, count_fn, &n, &next), SV_AGAIN);
-    cr_assert_eq(sv_prov_list(p, "", NULL, 0, count_fn, &n, &next), SV_OK);
+    cr_assert_eq(sv_prov_list(p, "", NULL, 0, tu_list_count, &n, &next),
+                 SV_AGAIN);
+    cr_assert_eq(sv_prov_list(p, "", NULL, 0, tu_list_count, &n, &next), SV_OK);
     cr_assert_eq(sv_fault_injected(p, SV_FAULT_LIST), 1);
 }
 
@@ -276,11 +268,12 @@ Test(fault, list_and_stat_faults)
     cr_assert_eq(put_str(p, "x/1", "a"), SV_OK);
     cr_assert_eq(put_str(p, "x/2", "b"), SV_OK);
     set(p, SV_FAULT_LIST, "fail");
-    cr_assert_eq(sv_prov_list(p, "x/", NULL, 0, count_fn, &n, &next), SV_IO);
+    cr_assert_eq(sv_prov_list(p, "x/", NULL, 0, tu_list_count, &n, &next),
+                 SV_IO);
     cr_assert_eq(n, 0);
     sv_prov_set_retry(p, &r);
     set(p, SV_FAULT_LIST, "again:1-2");
-    cr_assert_eq(sv_prov_list_all(p, "x/", count_fn, &n), SV_OK);
+    cr_assert_eq(sv_prov_list_all(p, "x/", tu_list_count, &n), SV_OK);
     cr_assert_eq(n, 2);
     set(p, SV_FAULT_STAT, "denied");
     cr_assert_eq(sv_prov_stat(p, &cap, &used), SV_DENIED);

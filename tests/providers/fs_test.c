@@ -288,15 +288,6 @@ Test(fs, reader_never_sees_half)
     free(b);
 }
 
-static int count_fn(void *ctx, const char *key, uint64_t size, int64_t mtime)
-{
-    (void)key;
-    (void)size;
-    (void)mtime;
-    ++*(unsigned *)ctx;
-    return 0;
-}
-
 Test(fs, temporaries_never_listed)
 {
     char path[4096];
@@ -312,7 +303,7 @@ Test(fs, temporaries_never_listed)
     /* A foreign file that is not in canonical form is not a key either. */
     snprintf(path, sizeof(path), "%s/t%%/not#canonical", dir);
     cr_assert_eq(tu_write_file(path, "x", 1), 0);
-    cr_assert_eq(sv_prov_list_all(p, "", count_fn, &n), SV_OK);
+    cr_assert_eq(sv_prov_list_all(p, "", tu_list_count, &n), SV_OK);
     cr_assert_eq(n, 1, "listed %u keys, want only t/obj", n);
     /* The day-old temporary of a crash is gone, the fresh one stays. */
     cr_assert(!exists("%s/t%%/%s", dir, ".tmp.4.5.6"));
@@ -522,7 +513,7 @@ static void *work(void *arg)
             sv_prov_get(w->p, key, 0, buf, sizeof(buf), &got) ||
             got != iov.len || memcmp(buf, val, got))
             w->errors++;
-        if (i % 10 == 0 && sv_prov_list_all(w->p, "", count_fn, &n))
+        if (i % 10 == 0 && sv_prov_list_all(w->p, "", tu_list_count, &n))
             w->errors++;
     }
     return NULL;
@@ -543,6 +534,6 @@ Test(fs, threads_share_one_provider)
         pthread_join(t[i], NULL);
         cr_assert_eq(w[i].errors, 0, "worker %d: %d errors", i, w[i].errors);
     }
-    cr_assert_eq(sv_prov_list_all(p, "", count_fn, &n), SV_OK);
+    cr_assert_eq(sv_prov_list_all(p, "", tu_list_count, &n), SV_OK);
     cr_assert_eq(n, 400);
 }
