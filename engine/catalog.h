@@ -294,4 +294,89 @@ typedef enum sv_err sv_cat_rewrap_fn(void *ctx, struct sv_obj_rec *o,
 enum sv_err sv_cat_rewrap(struct sv_cat *cat, sv_cat_rewrap_fn *fn, void *ctx,
                           uint64_t *count) SV_MUST_CHECK;
 
+/*
+ * Batches: group this thread's catalog writes into one write transaction
+ * (ingest of many small objects, benchmarks). Until sv_cat_batch_end, every
+ * call this thread makes on cat joins the batch and sees its writes; other
+ * threads and processes wait for the writer lock and see nothing until the
+ * batch commits. Keep a batch to a few thousand records. A call that fails
+ * before writing anything leaves the batch usable; one that fails after
+ * writing (or fills the map) poisons it: later calls return SV_AGAIN and
+ * sv_cat_batch_end rolls it back.
+ * begin: SV_BUSY if this thread already has a batch open.
+ * end: commit != 0 commits, 0 rolls back. SV_AGAIN if the batch was rolled
+ * back because a call failed after writing or the map filled (the map has
+ * been grown): redo the whole batch. SV_INVAL if no batch is open.
+ */
+enum sv_err sv_cat_batch_begin(struct sv_cat *cat) SV_MUST_CHECK;
+enum sv_err sv_cat_batch_end(struct sv_cat *cat, int commit) SV_MUST_CHECK;
+
+/* Space used by the catalog (benchmarks, report). */
+struct sv_cat_stats {
+    uint64_t page_size;
+    uint64_t map_size;   /* current memory map */
+    uint64_t file_bytes; /* pages ever used (the data file's high mark) */
+    uint64_t used_bytes; /* file_bytes less free pages */
+    uint64_t objects, segments, by_provider, oidx; /* entries */
+};
+enum sv_err sv_cat_stats(struct sv_cat *cat,
+                         struct sv_cat_stats *out) SV_MUST_CHECK;
+
+/*
+ * Benchmark reference: the raw LMDB cost of the catalog's work in the
+ * same run. In a fresh environment at dir (created), put n objects made by
+ * gen (the same encoded object and segment records the catalog stores,
+ * object names as keys, object id | segment for segments, no other
+ * index, no counters) with plain mdb_put in transactions of batch objects;
+ * then walk every name with a cursor, walk the names under prefix, walk
+ * every segment record reading each shard's provider (what a provider
+ * scan costs without an index), and look up nlookup names, one read
+ * transaction each. Times in seconds.
+ */
+struct sv_cat_rawbench {
+    double insert_s, list_s, prefix_s, scan_s, lookup_s;
+    uint64_t listed, prefixed, shards, found;
+    uint64_t used_bytes;
+};
+typedef void sv_cat_bench_gen_fn(void *ctx, uint64_t i, struct sv_obj_rec *o,
+                                 struct sv_seg_rec *s);
+enum sv_err sv_cat_bench_raw(const char *dir, uint64_t n, size_t batch,
+                             sv_cat_bench_gen_fn *gen, void *ctx,
+                             const char *prefix, const char *const *lookup,
+                             size_t nlookup,
+                             struct sv_cat_rawbench *out) SV_MUST_CHECK;
+
+/*
+ * Test hooks (tests and fuzz targets only; the engine never calls them).
+ * map0: initial map size of later opens in this process (0: default).
+ * now: the clock used for history days and provider `since` (0: real).
+ * raw_*: read and write a named table's bytes directly ("objects",
+ * "segments", "by_provider", "oidx", "repair", "intents", "meta", ...);
+ * raw_del with val NULL deletes the key (every duplicate).
+ * seq: the internal sequence number of oid.
+ * encode_obj_v0: an object record in the schema 0 format (no `created`).
+ * roundtrip: decode buf as record kind (0 object, 1 segment, 2 provider,
+ * 3 intent, 4 history, 5 totals, 6 meta, 7 object as stored under a name
+ * key), and if it decodes, encode and decode it again and compare: SV_OK,
+ * the decoder's error, or SV_INVAL if the round trip changed anything.
+ */
+void sv_cat_test_set_map0(size_t bytes);
+void sv_cat_test_set_now(struct sv_cat *cat, int64_t now);
+enum sv_err sv_cat_test_raw_put(struct sv_cat *cat, const char *db,
+                                const void *key, size_t klen, const void *val,
+                                size_t vlen) SV_MUST_CHECK;
+enum sv_err sv_cat_test_raw_get(struct sv_cat *cat, const char *db,
+                                const void *key, size_t klen, uint8_t **val,
+                                size_t *vlen) SV_MUST_CHECK;
+enum sv_err sv_cat_test_raw_del(struct sv_cat *cat, const char *db,
+                                const void *key, size_t klen, const void *val,
+                                size_t vlen) SV_MUST_CHECK;
+enum sv_err sv_cat_test_seq(struct sv_cat *cat, const uint8_t oid[SV_OID_LEN],
+                            uint64_t *seq) SV_MUST_CHECK;
+enum sv_err sv_cat_test_encode_obj_v0(const struct sv_obj_rec *o,
+                                      uint8_t **buf,
+                                      size_t *len) SV_MUST_CHECK;
+enum sv_err sv_cat_test_roundtrip(unsigned kind, const uint8_t *buf,
+                                  size_t len) SV_MUST_CHECK;
+
 #endif
