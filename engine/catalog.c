@@ -2847,30 +2847,38 @@ static enum sv_err op_rewrite(struct wtx *w, void *arg)
             e = a->fn(a->ctx, &o, &changed);
         else
             changed = ((const uint8_t *)v.mv_data)[0] == 0;
-        if (!e && changed) {
-            e = obj_encode(&o, strlen(o.name) > KEY_NAME_MAX, &buf, &len);
-            if (!e) {
-                MDB_val nv = mval(buf, len);
-
-                rc = mdb_cursor_put(c, &k, &nv, MDB_CURRENT);
-                free(buf);
-                if (!rc) {
-                    w->writes++;
-                    a->changed++;
-                }
-                e = wchk(w, rc, "objects");
-                rc = 0;
-            }
-        }
-        sv_obj_rec_release(&o);
         if (e) {
-            a->fn_err = e;
-            e = SV_OK; /* keep what this batch did, then stop */
+            sv_obj_rec_release(&o);
+            a->fn_err = e; /* keep what this batch did, then stop */
+            e = SV_OK;
             break;
         }
+        /* the key points into the page the put may rewrite: copy it */
         memcpy(a->nkey, k.mv_data, k.mv_size);
         a->nklen = k.mv_size;
         a->nstarted = 1;
+        if (changed)
+            e = obj_encode(&o, strlen(o.name) > KEY_NAME_MAX, &buf, &len);
+        sv_obj_rec_release(&o);
+        if (changed && !e) {
+            MDB_val nk = mval(a->nkey, a->nklen), nv = mval(buf, len);
+
+            rc = mdb_put(w->txn, w->cat->db[DB_OBJECTS], &nk, &nv, 0);
+            free(buf);
+            if (!rc) {
+                w->writes++;
+                a->changed++;
+            }
+            e = wchk(w, rc, "objects");
+            if (!e) {
+                /* a put may move the cursor's page: find our place again */
+                nk = mval(a->nkey, a->nklen);
+                rc = mdb_cursor_get(c, &nk, &v, MDB_SET);
+                e = wchk(w, rc, "objects");
+            }
+        }
+        if (e)
+            break;
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(c);
@@ -3991,6 +3999,8 @@ enum sv_err sv_cat_open(const char *dir, int create, struct sv_cat **out)
         e = lmdb_err(cat, rc, "opening the environment");
         goto fail;
     }
+    /* free the reader slots of processes that died (they pin pages) */
+    mdb_reader_check(cat->env, &rc);
     e = cat_grow(cat, 0);
     if (!e)
         e = open_tables(cat, create, &schema);
