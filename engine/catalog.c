@@ -76,35 +76,35 @@ static const struct {
     [DB_OIDX] = {"oidx", MDB_DUPSORT | MDB_DUPFIXED},
 };
 
-#define SEQ_LEN 6
-#define SEQ_MAX ((1ull << 48) - 1)
-#define SEG_KEY_LEN (SEQ_LEN + 4)
-#define BP_KEY_LEN 6 /* provider | seq >> 16 */
-#define BP_DAT_LEN 7 /* seq & 0xffff | segment | shard */
-#define OIDX_PART 8 /* oid bytes kept in oidx: key 1, item 7 */
-#define OIDX_KEY_LEN 1
-#define OIDX_DAT_LEN (OIDX_PART - OIDX_KEY_LEN + SEQ_LEN)
-#define REPAIR_KEY_LEN (1 + SV_OID_LEN + 4)
-#define KEY_NAME_MAX 480 /* longer names: prefix | hash */
+#define SEQ_LEN         6
+#define SEQ_MAX         ((1ull << 48) - 1)
+#define SEG_KEY_LEN     (SEQ_LEN + 4)
+#define BP_KEY_LEN      6 /* provider | seq >> 16 */
+#define BP_DAT_LEN      7 /* seq & 0xffff | segment | shard */
+#define OIDX_PART       8 /* oid bytes kept in oidx: key 1, item 7 */
+#define OIDX_KEY_LEN    1
+#define OIDX_DAT_LEN    (OIDX_PART - OIDX_KEY_LEN + SEQ_LEN)
+#define REPAIR_KEY_LEN  (1 + SV_OID_LEN + 4)
+#define KEY_NAME_MAX    480 /* longer names: prefix | hash */
 #define KEY_NAME_PREFIX (KEY_NAME_MAX - 8)
-#define STATE_KEY_MAX 255
-#define PROV_NAME_MAX 127
+#define STATE_KEY_MAX   255
+#define PROV_NAME_MAX   127
 
-#define REPAIR_AUTO 1   /* fewer than n shards OK (segment writes) */
+#define REPAIR_AUTO   1 /* fewer than n shards OK (segment writes) */
 #define REPAIR_QUEUED 2 /* sv_cat_repair_add */
 
-#define MAP0_DEFAULT (64ull << 20)
-#define MAP_MAX (1ull << 44)
-#define CHUNK_RECORDS 2048   /* records per read transaction in scans */
-#define CHUNK_BYTES (1 << 20) /* and bytes copied per chunk */
-#define REWRITE_BATCH 2000   /* records per write transaction in rewrites */
+#define MAP0_DEFAULT  (64ull << 20)
+#define MAP_MAX       (1ull << 44)
+#define CHUNK_RECORDS 2048      /* records per read transaction in scans */
+#define CHUNK_BYTES   (1 << 20) /* and bytes copied per chunk */
+#define REWRITE_BATCH 2000      /* records per write transaction in rewrites */
 
 #define META_SCHEMA "schema"
-#define META_VAULT "vault"
-#define META_SEQ "seq"
+#define META_VAULT  "vault"
+#define META_SEQ    "seq"
 #define META_TOTALS "totals"
 
-#define OBJ_FLAG_NAME 0x01
+#define OBJ_FLAG_NAME   0x01
 #define OBJ_STATE_SHIFT 1 /* the state lives in flags bits 1-2 */
 #define OBJ_FLAGS_KNOWN 0x07
 
@@ -356,8 +356,8 @@ static enum sv_err rb_end(struct rbuf *r, const char *kind)
     if (!r->bad && r->off != r->len)
         r->bad = "trailing bytes after the record";
     if (r->bad)
-        return sv_err_set(SV_CORRUPT, "%s record (%zu bytes): %s", kind,
-                          r->len, r->bad);
+        return sv_err_set(SV_CORRUPT, "%s record (%zu bytes): %s", kind, r->len,
+                          r->bad);
     return SV_OK;
 }
 
@@ -436,12 +436,14 @@ void sv_intent_release(struct sv_intent *in)
 static enum sv_err obj_check(const struct sv_obj_rec *o, size_t *namelen)
 {
     if (!name_ok(o->name, 1, SV_NAME_MAX, namelen))
-        return sv_err_set(SV_INVAL, "object record: the name must be 1 to "
-                                    "%d bytes",
+        return sv_err_set(SV_INVAL,
+                          "object record: the name must be 1 to "
+                          "%d bytes",
                           SV_NAME_MAX);
     if (o->k < 1 || o->k + o->m > SV_MAX_N)
-        return sv_err_set(SV_INVAL, "object '%s': k=%u m=%u is not a code "
-                                    "(k >= 1, k + m <= %d)",
+        return sv_err_set(SV_INVAL,
+                          "object '%s': k=%u m=%u is not a code "
+                          "(k >= 1, k + m <= %d)",
                           o->name, o->k, o->m, SV_MAX_N);
     if (o->state != SV_OBJ_LIVE && o->state != SV_OBJ_DELETED)
         return sv_err_set(SV_INVAL, "object '%s': bad state %u", o->name,
@@ -460,8 +462,9 @@ static uint64_t segsize_enc(uint32_t v)
 
 static uint32_t segsize_dec(struct rbuf *r)
 {
-    uint64_t v = rb_uvmax(r, (uint64_t)UINT32_MAX << 1 | 1, "bad segment "
-                                                             "size");
+    uint64_t v = rb_uvmax(r, (uint64_t)UINT32_MAX << 1 | 1,
+                          "bad segment "
+                          "size");
 
     if (v & 1)
         v = (v >> 1) * 4096;
@@ -485,8 +488,8 @@ static enum sv_err obj_encode(const struct sv_obj_rec *o, int with_name,
     if (rc)
         return rc;
     wb_u8(&b, 1);
-    wb_u8(&b, (with_name ? OBJ_FLAG_NAME : 0) |
-                  (unsigned)o->state << OBJ_STATE_SHIFT);
+    wb_u8(&b, (with_name ? OBJ_FLAG_NAME : 0) | (unsigned)o->state
+                                                    << OBJ_STATE_SHIFT);
     wb_u8(&b, o->k);
     wb_u8(&b, o->m);
     wb_u8(&b, o->cipher);
@@ -550,8 +553,9 @@ static enum sv_err obj_decode(const uint8_t *buf, size_t len,
     memset(&t, 0, sizeof(t));
     ver = rb_u8(&r);
     if (rb_ok(&r) && ver > 1)
-        return sv_err_set(SV_VERSION, "object record version %u is newer "
-                                      "than this build (1)",
+        return sv_err_set(SV_VERSION,
+                          "object record version %u is newer "
+                          "than this build (1)",
                           ver);
     if (ver == 0) {
         obj_decode_v0(&r, &t);
@@ -662,8 +666,9 @@ static enum sv_err seg_decode(const uint8_t *buf, size_t len,
 
     ver = rb_u8(&r);
     if (rb_ok(&r) && ver != 1)
-        return ver > 1 ? sv_err_set(SV_VERSION, "segment record version %u "
-                                                "is newer than this build",
+        return ver > 1 ? sv_err_set(SV_VERSION,
+                                    "segment record version %u "
+                                    "is newer than this build",
                                     ver)
                        : sv_err_set(SV_CORRUPT, "segment record: bad "
                                                 "version 0");
@@ -726,8 +731,9 @@ static enum sv_err prov_encode(const struct sv_prov_rec *p, struct wbuf *b)
     size_t n;
 
     if (!name_ok(p->name, 1, PROV_NAME_MAX, &n))
-        return sv_err_set(SV_INVAL, "provider %u: the name must be 1 to %d "
-                                    "bytes",
+        return sv_err_set(SV_INVAL,
+                          "provider %u: the name must be 1 to %d "
+                          "bytes",
                           p->id, PROV_NAME_MAX);
     if (p->state > SV_PROV_REMOVED)
         return sv_err_set(SV_INVAL, "provider '%s': bad state %u", p->name,
@@ -781,8 +787,9 @@ static enum sv_err intent_encode(const struct sv_intent *in, struct wbuf *b)
     if (in->kind != 1 && in->kind != 2)
         return sv_err_set(SV_INVAL, "intent: bad kind %u", in->kind);
     if (in->name && !name_ok(in->name, 0, SV_NAME_MAX, &n))
-        return sv_err_set(SV_INVAL, "intent: the name is longer than %d "
-                                    "bytes",
+        return sv_err_set(SV_INVAL,
+                          "intent: the name is longer than %d "
+                          "bytes",
                           SV_NAME_MAX);
     if (in->nshards && !in->shards)
         return sv_err_set(SV_INVAL, "intent: %u shards but no list",
@@ -973,8 +980,7 @@ static void bp_item(uint8_t *k, uint8_t *d, uint16_t provider, uint64_t seq,
     d[6] = index;
 }
 
-static void oidx_item(uint8_t *k, uint8_t *d, const uint8_t *oid,
-                      uint64_t seq)
+static void oidx_item(uint8_t *k, uint8_t *d, const uint8_t *oid, uint64_t seq)
 {
     memcpy(k, oid, OIDX_KEY_LEN);
     memcpy(d, oid + OIDX_KEY_LEN, OIDX_PART - OIDX_KEY_LEN);
@@ -1137,8 +1143,9 @@ static enum sv_err cat_grow(struct sv_cat *cat, int full)
     if (size != info.me_mapsize) {
         if (size <= info.me_mapsize) {
             pthread_rwlock_unlock(&cat->rw);
-            return sv_err_set(SV_NOSPACE, "catalog %s: the map reached its "
-                                          "limit of %llu bytes",
+            return sv_err_set(SV_NOSPACE,
+                              "catalog %s: the map reached its "
+                              "limit of %llu bytes",
                               cat->dir, (unsigned long long)MAP_MAX);
         }
         rc = mdb_env_set_mapsize(cat->env, (size_t)size);
@@ -1254,8 +1261,8 @@ static enum sv_err wput_new(struct wtx *w, int db, const void *k, size_t kl,
 }
 
 /* mdb_get; SV_NOTFOUND quietly (no detail) if absent. */
-static enum sv_err tget(struct sv_cat *cat, MDB_txn *txn, int db,
-                        const void *k, size_t kl, MDB_val *val)
+static enum sv_err tget(struct sv_cat *cat, MDB_txn *txn, int db, const void *k,
+                        size_t kl, MDB_val *val)
 {
     MDB_val key = mval(k, kl);
     int rc = mdb_get(txn, cat->db[db], &key, val);
@@ -1273,8 +1280,7 @@ static void wtx_free(struct wtx *w)
     w->hd = NULL;
 }
 
-static enum sv_err txn_begin(struct sv_cat *cat, unsigned flags,
-                             MDB_txn **txn)
+static enum sv_err txn_begin(struct sv_cat *cat, unsigned flags, MDB_txn **txn)
 {
     int rc;
     enum sv_err e;
@@ -1344,9 +1350,10 @@ static enum sv_err cat_write(struct sv_cat *cat, wop_fn *op, void *arg)
 
     if (b) {
         if (b->failed)
-            return sv_err_set(SV_AGAIN, "catalog %s: an earlier call of "
-                                        "this batch failed; end the batch "
-                                        "and redo it",
+            return sv_err_set(SV_AGAIN,
+                              "catalog %s: an earlier call of "
+                              "this batch failed; end the batch "
+                              "and redo it",
                               cat->dir);
         before = b->w.writes;
         rc = op(&b->w, arg);
@@ -1354,9 +1361,10 @@ static enum sv_err cat_write(struct sv_cat *cat, wop_fn *op, void *arg)
             b->failed = 1;
             b->map_full |= b->w.map_full;
             if (b->w.map_full)
-                rc = sv_err_set(SV_AGAIN, "catalog %s: the map filled "
-                                          "during a batch; end the batch "
-                                          "and redo it",
+                rc = sv_err_set(SV_AGAIN,
+                                "catalog %s: the map filled "
+                                "during a batch; end the batch "
+                                "and redo it",
                                 cat->dir);
         }
         return rc;
@@ -1385,8 +1393,9 @@ static enum sv_err rtx_begin(struct sv_cat *cat, MDB_txn **txn)
 
     if (b) {
         if (b->failed)
-            return sv_err_set(SV_AGAIN, "catalog %s: this thread's batch "
-                                        "failed; end it first",
+            return sv_err_set(SV_AGAIN,
+                              "catalog %s: this thread's batch "
+                              "failed; end it first",
                               cat->dir);
         *txn = b->w.txn;
         return SV_OK;
@@ -1434,9 +1443,10 @@ static enum sv_err pdelta_get(struct wtx *w, uint16_t id, struct pdelta **out)
     put_be16(k, id);
     rc = tget(w->cat, w->txn, DB_PROVIDERS, k, 2, &v);
     if (rc == SV_NOTFOUND)
-        return sv_err_set(SV_INVAL, "catalog %s: provider id %u is not "
-                                    "known (sv_cat_provider_id assigns "
-                                    "ids)",
+        return sv_err_set(SV_INVAL,
+                          "catalog %s: provider id %u is not "
+                          "known (sv_cat_provider_id assigns "
+                          "ids)",
                           w->cat->dir, id);
     if (rc)
         return rc;
@@ -1508,8 +1518,7 @@ static enum sv_err flush_totals(struct wtx *w)
     MDB_val v;
     enum sv_err rc;
 
-    if (!w->objects && !w->segments && !w->shards && !w->logical &&
-        !w->stored)
+    if (!w->objects && !w->segments && !w->shards && !w->logical && !w->stored)
         return SV_OK;
     rc = tget(w->cat, w->txn, DB_META, META_TOTALS, strlen(META_TOTALS), &v);
     if (!rc) {
@@ -1543,8 +1552,9 @@ static enum sv_err flush_providers(struct wtx *w)
         put_be16(k, w->pd[i].id);
         rc = tget(w->cat, w->txn, DB_PROVIDERS, k, 2, &v);
         if (rc == SV_NOTFOUND)
-            return sv_err_set(SV_CORRUPT, "catalog %s: provider %u lost its "
-                                          "record",
+            return sv_err_set(SV_CORRUPT,
+                              "catalog %s: provider %u lost its "
+                              "record",
                               w->cat->dir, w->pd[i].id);
         if (!rc)
             rc = prov_decode(v.mv_data, v.mv_size, &p);
@@ -1667,9 +1677,9 @@ static enum sv_err oidx_find(struct sv_cat *cat, MDB_txn *txn,
     rc = mdb_cursor_get(c, &key, &dat, MDB_GET_BOTH_RANGE);
     while (!rc && e == SV_NOTFOUND) {
         if (dat.mv_size != OIDX_DAT_LEN) {
-            e = rec_err(cat, sv_err_set(SV_CORRUPT, "item of %zu bytes",
-                                        dat.mv_size),
-                        DB_OIDX, k, sizeof(k));
+            e = rec_err(
+                cat, sv_err_set(SV_CORRUPT, "item of %zu bytes", dat.mv_size),
+                DB_OIDX, k, sizeof(k));
             break;
         }
         if (memcmp(dat.mv_data, d, part))
@@ -1710,8 +1720,9 @@ static enum sv_err seq_next(struct wtx *w, uint64_t *seq)
         w->seq_loaded = 1;
     }
     if (w->next_seq > SEQ_MAX || w->next_seq == 0)
-        return sv_err_set(SV_NOSPACE, "catalog %s: object sequence numbers "
-                                      "are exhausted",
+        return sv_err_set(SV_NOSPACE,
+                          "catalog %s: object sequence numbers "
+                          "are exhausted",
                           w->cat->dir);
     *seq = w->next_seq++;
     w->seq_dirty = 1;
@@ -1755,8 +1766,7 @@ static enum sv_err seg_load(struct sv_cat *cat, MDB_txn *txn, uint64_t seq,
         return rc;
     rc = seg_decode(v.mv_data, v.mv_size, s);
     if (!rc && s->segment != segment)
-        rc = sv_err_set(SV_CORRUPT, "the record names segment %u",
-                        s->segment);
+        rc = sv_err_set(SV_CORRUPT, "the record names segment %u", s->segment);
     return rc ? rec_err(cat, rc, DB_SEGMENTS, k, sizeof(k)) : SV_OK;
 }
 
@@ -1822,10 +1832,9 @@ static enum sv_err repair_purge(struct wtx *w, const uint8_t *oid,
             p = kp[0]; /* skip to the next priority present */
             continue;
         }
-        match = key.mv_size == REPAIR_KEY_LEN &&
-                !memcmp(kp + 1, oid, SV_OID_LEN) &&
-                (segment < 0 ||
-                 get_be32(kp + 1 + SV_OID_LEN) == (uint32_t)segment);
+        match =
+            key.mv_size == REPAIR_KEY_LEN && !memcmp(kp + 1, oid, SV_OID_LEN) &&
+            (segment < 0 || get_be32(kp + 1 + SV_OID_LEN) == (uint32_t)segment);
         if (!match) {
             p++;
             continue;
@@ -1841,8 +1850,7 @@ static enum sv_err repair_purge(struct wtx *w, const uint8_t *oid,
 
 /* Is (oid, segment) queued for repair at any priority? */
 static enum sv_err repair_find(struct sv_cat *cat, MDB_txn *txn,
-                               const uint8_t *oid, uint32_t segment,
-                               int *found)
+                               const uint8_t *oid, uint32_t segment, int *found)
 {
     uint8_t k[REPAIR_KEY_LEN];
     MDB_cursor *c;
@@ -1866,8 +1874,8 @@ static enum sv_err repair_find(struct sv_cat *cat, MDB_txn *txn,
             p = kp[0];
             continue;
         }
-        if (key.mv_size == REPAIR_KEY_LEN && !memcmp(kp + 1, k + 1,
-                                                     REPAIR_KEY_LEN - 1)) {
+        if (key.mv_size == REPAIR_KEY_LEN &&
+            !memcmp(kp + 1, k + 1, REPAIR_KEY_LEN - 1)) {
             *found = 1;
             break;
         }
@@ -1879,7 +1887,7 @@ static enum sv_err repair_find(struct sv_cat *cat, MDB_txn *txn,
 
 struct segop {
     const struct sv_seg_rec *s;
-    int must_exist; /* put_segment: the record must be there */
+    int must_exist;         /* put_segment: the record must be there */
     struct sv_seg_rec *old; /* scratch */
 };
 
@@ -1909,8 +1917,9 @@ static enum sv_err op_seg_store(struct wtx *w, void *arg)
     }
     if (rc == SV_NOTFOUND) {
         hex(oh, s->oid, SV_OID_LEN);
-        return sv_err_set(SV_NOTFOUND, "catalog: object %s has no segment "
-                                       "%u",
+        return sv_err_set(SV_NOTFOUND,
+                          "catalog: object %s has no segment "
+                          "%u",
                           oh, s->segment);
     }
     if (rc)
@@ -1922,14 +1931,16 @@ static enum sv_err op_seg_store(struct wtx *w, void *arg)
         have_old = !rc;
         if (!have_old && a->must_exist) {
             hex(oh, s->oid, SV_OID_LEN);
-            return sv_err_set(SV_NOTFOUND, "catalog: object %s has no "
-                                           "segment %u",
+            return sv_err_set(SV_NOTFOUND,
+                              "catalog: object %s has no "
+                              "segment %u",
                               oh, s->segment);
         }
         if (have_old && memcmp(old->oid, s->oid, SV_OID_LEN)) {
             seg_key(k, seq, s->segment);
-            return rec_err(w->cat, sv_err_set(SV_CORRUPT, "record names "
-                                                          "another object"),
+            return rec_err(w->cat,
+                           sv_err_set(SV_CORRUPT, "record names "
+                                                  "another object"),
                            DB_SEGMENTS, k, sizeof(k));
         }
     }
@@ -1968,8 +1979,7 @@ static enum sv_err op_seg_store(struct wtx *w, void *arg)
         if (!placed(&s->shard[i]) || same)
             continue;
         bp_item(bk, bd, s->shard[i].provider, seq, s->segment, (uint8_t)i);
-        rc = wput(w, DB_BYPROV, bk, sizeof(bk), bd, sizeof(bd),
-                  MDB_APPENDDUP);
+        rc = wput(w, DB_BYPROV, bk, sizeof(bk), bd, sizeof(bd), MDB_APPENDDUP);
     }
     if (!rc && have_old)
         rc = repair_purge(w, s->oid, s->segment);
@@ -2020,9 +2030,9 @@ enum sv_err sv_cat_put_segment(struct sv_cat *cat, const struct sv_seg_rec *s)
 }
 
 /* Every segment record of seq, in order (a malloc'd array in *out). */
-static enum sv_err seg_load_all(struct sv_cat *cat, MDB_txn *txn,
-                                uint64_t seq, const uint8_t *oid,
-                                struct sv_seg_rec **out, size_t *n)
+static enum sv_err seg_load_all(struct sv_cat *cat, MDB_txn *txn, uint64_t seq,
+                                const uint8_t *oid, struct sv_seg_rec **out,
+                                size_t *n)
 {
     uint8_t k[SEG_KEY_LEN];
     struct sv_seg_rec *arr = NULL, *na;
@@ -2100,15 +2110,16 @@ enum sv_err sv_cat_get_segment(struct sv_cat *cat,
         uint8_t k[SEG_KEY_LEN];
 
         seg_key(k, seq, segment);
-        rc = rec_err(cat, sv_err_set(SV_CORRUPT, "record names another "
-                                                 "object"),
+        rc = rec_err(cat,
+                     sv_err_set(SV_CORRUPT, "record names another "
+                                            "object"),
                      DB_SEGMENTS, k, sizeof(k));
     }
     rtx_end(cat, txn);
     if (rc == SV_NOTFOUND) {
         hex(oh, oid, SV_OID_LEN);
-        rc = sv_err_set(SV_NOTFOUND, "catalog: object %s has no segment %u",
-                        oh, segment);
+        rc = sv_err_set(SV_NOTFOUND, "catalog: object %s has no segment %u", oh,
+                        segment);
     }
     if (!rc)
         memcpy(out, t, sizeof(*t));
@@ -2204,8 +2215,7 @@ static int scan_dup(const struct scan *sc)
     return (dbs[sc->db].flags & MDB_DUPSORT) != 0;
 }
 
-static int scan_position(struct scan *sc, MDB_cursor *c, MDB_val *k,
-                         MDB_val *v)
+static int scan_position(struct scan *sc, MDB_cursor *c, MDB_val *k, MDB_val *v)
 {
     int rc;
 
@@ -2451,8 +2461,9 @@ enum sv_err sv_cat_list(struct sv_cat *cat, const char *prefix,
     if (!cat || !fn)
         return sv_err_set(SV_INVAL, "sv_cat_list: NULL argument");
     if (prefix && !name_ok(prefix, 0, SV_NAME_MAX, &plen))
-        return sv_err_set(SV_INVAL, "sv_cat_list: the prefix is longer "
-                                    "than %d bytes",
+        return sv_err_set(SV_INVAL,
+                          "sv_cat_list: the prefix is longer "
+                          "than %d bytes",
                           SV_NAME_MAX);
     if (after && !name_ok(after, 1, SV_NAME_MAX, &alen))
         return sv_err_set(SV_INVAL, "sv_cat_list: bad `after` name");
@@ -2478,9 +2489,8 @@ enum sv_err sv_cat_list(struct sv_cat *cat, const char *prefix,
 }
 
 /* Read the record stored under name; SV_NOTFOUND (with a sentence). */
-static enum sv_err obj_load(struct sv_cat *cat, MDB_txn *txn,
-                            const char *name, size_t nlen,
-                            struct sv_obj_rec *o)
+static enum sv_err obj_load(struct sv_cat *cat, MDB_txn *txn, const char *name,
+                            size_t nlen, struct sv_obj_rec *o)
 {
     uint8_t key[KEY_NAME_MAX];
     size_t kl = name_key(name, nlen, key);
@@ -2512,8 +2522,9 @@ enum sv_err sv_cat_get_object(struct sv_cat *cat, const char *name,
     if (!cat || !out || !name)
         return sv_err_set(SV_INVAL, "sv_cat_get_object: NULL argument");
     if (!name_ok(name, 1, SV_NAME_MAX, &n))
-        return sv_err_set(SV_INVAL, "catalog: an object name must be 1 to "
-                                    "%d bytes",
+        return sv_err_set(SV_INVAL,
+                          "catalog: an object name must be 1 to "
+                          "%d bytes",
                           SV_NAME_MAX);
     rc = rtx_begin(cat, &txn);
     if (rc)
@@ -2623,9 +2634,10 @@ static enum sv_err op_commit(struct wtx *w, void *arg)
         if (segs[i].segment != i || segs[i].n < o->k)
             break;
     if (!rc && (i != n || n != o->nsegments))
-        rc = sv_err_set(SV_INVAL, "catalog: cannot commit '%.200s': %zu of "
-                                  "its %u segments are recorded (or they "
-                                  "do not fit k=%u)",
+        rc = sv_err_set(SV_INVAL,
+                        "catalog: cannot commit '%.200s': %zu of "
+                        "its %u segments are recorded (or they "
+                        "do not fit k=%u)",
                         o->name, i, o->nsegments, o->k);
     stored = segs_stored(segs, n);
     free(segs);
@@ -2651,9 +2663,10 @@ static enum sv_err op_commit(struct wtx *w, void *arg)
         if (!rc) {
             a->have_old = 1;
             if (strcmp(a->old.name, o->name))
-                rc = sv_err_set(SV_EXISTS, "catalog: the name '%.100s...' "
-                                           "shares its key with "
-                                           "'%.100s...'; rename one",
+                rc = sv_err_set(SV_EXISTS,
+                                "catalog: the name '%.100s...' "
+                                "shares its key with "
+                                "'%.100s...'; rename one",
                                 o->name, a->old.name);
         }
         retire = !rc && memcmp(a->old.oid, o->oid, SV_OID_LEN);
@@ -2694,8 +2707,7 @@ static enum sv_err op_commit(struct wtx *w, void *arg)
     return SV_OK;
 }
 
-enum sv_err sv_cat_commit_object(struct sv_cat *cat,
-                                 const struct sv_obj_rec *o,
+enum sv_err sv_cat_commit_object(struct sv_cat *cat, const struct sv_obj_rec *o,
                                  struct sv_obj_rec *retired)
 {
     struct commitop a;
@@ -2778,8 +2790,9 @@ enum sv_err sv_cat_delete_object(struct sv_cat *cat, const char *name,
         return sv_err_set(SV_INVAL, "sv_cat_delete_object: NULL argument");
     memset(&a, 0, sizeof(a));
     if (!name_ok(name, 1, SV_NAME_MAX, &a.nlen))
-        return sv_err_set(SV_INVAL, "catalog: an object name must be 1 to "
-                                    "%d bytes",
+        return sv_err_set(SV_INVAL,
+                          "catalog: an object name must be 1 to "
+                          "%d bytes",
                           SV_NAME_MAX);
     a.name = name;
     rc = cat_write(cat, op_delete, &a);
@@ -2897,8 +2910,9 @@ static enum sv_err rewrite_all(struct sv_cat *cat, rewrite_fn *fn, void *ctx,
     uint64_t total = 0;
 
     if (my_batch(cat))
-        return sv_err_set(SV_BUSY, "catalog %s: cannot rewrite records "
-                                   "inside a batch",
+        return sv_err_set(SV_BUSY,
+                          "catalog %s: cannot rewrite records "
+                          "inside a batch",
                           cat->dir);
     memset(&a, 0, sizeof(a));
     a.fn = fn;
@@ -2982,8 +2996,8 @@ static enum sv_err provname_find(struct sv_cat *cat, MDB_txn *txn,
     if (rc)
         return rc;
     if (v.mv_size != 2)
-        return rec_err(cat, sv_err_set(SV_CORRUPT, "bad length"),
-                       DB_PROVNAMES, name, n);
+        return rec_err(cat, sv_err_set(SV_CORRUPT, "bad length"), DB_PROVNAMES,
+                       name, n);
     *id = get_be16(v.mv_data);
     return SV_OK;
 }
@@ -3020,8 +3034,9 @@ static enum sv_err op_provider_id(struct wtx *w, void *arg)
     if (r && r != MDB_NOTFOUND)
         return wchk(w, r, "providers");
     if (id > UINT16_MAX)
-        return sv_err_set(SV_NOSPACE, "catalog %s: provider ids are "
-                                      "exhausted",
+        return sv_err_set(SV_NOSPACE,
+                          "catalog %s: provider ids are "
+                          "exhausted",
                           w->cat->dir);
     memset(&p, 0, sizeof(p));
     p.id = (uint16_t)id;
@@ -3052,8 +3067,9 @@ enum sv_err sv_cat_provider_id(struct sv_cat *cat, const char *name,
         return sv_err_set(SV_INVAL, "sv_cat_provider_id: NULL argument");
     memset(&a, 0, sizeof(a));
     if (!name_ok(name, 1, PROV_NAME_MAX, &a.nlen))
-        return sv_err_set(SV_INVAL, "catalog: a provider name must be 1 to "
-                                    "%d bytes",
+        return sv_err_set(SV_INVAL,
+                          "catalog: a provider name must be 1 to "
+                          "%d bytes",
                           PROV_NAME_MAX);
     a.name = name;
     rc = rtx_begin(cat, &txn);
@@ -3106,8 +3122,9 @@ static enum sv_err op_provider_put(struct wtx *w, void *arg)
     if (strcmp(cur.name, p.name)) {
         rc = provname_find(w->cat, w->txn, p.name, a->nlen, &other);
         if (!rc)
-            return sv_err_set(SV_EXISTS, "catalog: provider name '%s' is "
-                                         "taken by id %u",
+            return sv_err_set(SV_EXISTS,
+                              "catalog: provider name '%s' is "
+                              "taken by id %u",
                               p.name, other);
         if (rc != SV_NOTFOUND)
             return rc;
@@ -3129,8 +3146,7 @@ static enum sv_err op_provider_put(struct wtx *w, void *arg)
     return rc;
 }
 
-enum sv_err sv_cat_provider_put(struct sv_cat *cat,
-                                const struct sv_prov_rec *p)
+enum sv_err sv_cat_provider_put(struct sv_cat *cat, const struct sv_prov_rec *p)
 {
     struct provop a;
 
@@ -3138,8 +3154,9 @@ enum sv_err sv_cat_provider_put(struct sv_cat *cat,
         return sv_err_set(SV_INVAL, "sv_cat_provider_put: NULL argument");
     memset(&a, 0, sizeof(a));
     if (!name_ok(p->name, 1, PROV_NAME_MAX, &a.nlen))
-        return sv_err_set(SV_INVAL, "catalog: a provider name must be 1 to "
-                                    "%d bytes",
+        return sv_err_set(SV_INVAL,
+                          "catalog: a provider name must be 1 to "
+                          "%d bytes",
                           PROV_NAME_MAX);
     if (p->state > SV_PROV_REMOVED)
         return sv_err_set(SV_INVAL, "catalog: provider '%s': bad state %u",
@@ -3187,9 +3204,9 @@ struct shardctx {
         uint8_t oid[SV_OID_LEN];
         uint32_t segment;
         uint8_t index;
-    } *items;
+    } * items;
     size_t n, cap;
-    MDB_txn *ctxn;   /* the transaction segcur belongs to */
+    MDB_txn *ctxn; /* the transaction segcur belongs to */
     MDB_cursor *segcur;
 };
 
@@ -3227,8 +3244,9 @@ static enum sv_err shard_visit(void *ctx, MDB_txn *txn, const MDB_val *k,
         rc = mdb_cursor_get(sc->segcur, &key, &val, MDB_SET_KEY);
     }
     if (rc == MDB_NOTFOUND || (!rc && val.mv_size < SEG_OID_OFF + SV_OID_LEN))
-        return rec_err(sc->cat, sv_err_set(SV_CORRUPT, "no segment record "
-                                                       "behind the item"),
+        return rec_err(sc->cat,
+                       sv_err_set(SV_CORRUPT, "no segment record "
+                                              "behind the item"),
                        DB_BYPROV, kp, k->mv_size);
     if (rc)
         return lmdb_err(sc->cat, rc, "segments");
@@ -3347,8 +3365,8 @@ static enum sv_err seg_scan(struct sv_cat *cat, const uint8_t *oid,
     sc.s = malloc(sizeof(*sc.s));
     if (!sc.s)
         return sv_err_set(SV_NOMEM, "catalog: out of memory");
-    rc = scan_raw(cat, DB_SEGMENTS, prefix, plen, prefix, plen, 0, seg_rec,
-                  &sc);
+    rc =
+        scan_raw(cat, DB_SEGMENTS, prefix, plen, prefix, plen, 0, seg_rec, &sc);
     free(sc.s);
     return rc;
 }
@@ -3428,14 +3446,12 @@ static enum sv_err op_intent_del(struct wtx *w, void *arg)
 
     if (rc == SV_NOTFOUND) {
         hex(oh, a->oid, SV_OID_LEN);
-        return sv_err_set(SV_NOTFOUND, "catalog: no intent for object %s",
-                          oh);
+        return sv_err_set(SV_NOTFOUND, "catalog: no intent for object %s", oh);
     }
     return rc;
 }
 
-enum sv_err sv_cat_intent_del(struct sv_cat *cat,
-                              const uint8_t oid[SV_OID_LEN])
+enum sv_err sv_cat_intent_del(struct sv_cat *cat, const uint8_t oid[SV_OID_LEN])
 {
     struct intentop a = {NULL, oid};
 
@@ -3498,13 +3514,14 @@ static enum sv_err op_repair_add(struct wtx *w, void *arg)
         return sv_err_set(SV_NOMEM, "catalog: out of memory");
     rc = oidx_find(w->cat, w->txn, a->key + 1, &seq);
     if (!rc)
-        rc = seg_load(w->cat, w->txn, seq, get_be32(a->key + 1 + SV_OID_LEN),
-                      s);
+        rc =
+            seg_load(w->cat, w->txn, seq, get_be32(a->key + 1 + SV_OID_LEN), s);
     free(s);
     if (rc == SV_NOTFOUND) {
         hex(oh, a->key + 1, SV_OID_LEN);
-        return sv_err_set(SV_NOTFOUND, "catalog: object %s has no segment "
-                                       "%u to repair",
+        return sv_err_set(SV_NOTFOUND,
+                          "catalog: object %s has no segment "
+                          "%u to repair",
                           oh, get_be32(a->key + 1 + SV_OID_LEN));
     }
     if (rc)
@@ -3531,9 +3548,10 @@ static enum sv_err op_repair_del(struct wtx *w, void *arg)
 
     if (rc == SV_NOTFOUND) {
         hex(oh, a->key + 1, SV_OID_LEN);
-        return sv_err_set(SV_NOTFOUND, "catalog: object %s segment %u is "
-                                       "not queued for repair at priority "
-                                       "%u",
+        return sv_err_set(SV_NOTFOUND,
+                          "catalog: object %s segment %u is "
+                          "not queued for repair at priority "
+                          "%u",
                           oh, get_be32(a->key + 1 + SV_OID_LEN), a->key[0]);
     }
     return rc;
@@ -3636,8 +3654,8 @@ struct stateop {
     size_t vlen;
 };
 
-enum sv_err sv_cat_state_get(struct sv_cat *cat, const char *key,
-                             uint8_t **val, size_t *len)
+enum sv_err sv_cat_state_get(struct sv_cat *cat, const char *key, uint8_t **val,
+                             size_t *len)
 {
     MDB_txn *txn;
     MDB_val v;
@@ -3648,8 +3666,9 @@ enum sv_err sv_cat_state_get(struct sv_cat *cat, const char *key,
     if (!cat || !key || !val || !len)
         return sv_err_set(SV_INVAL, "sv_cat_state_get: NULL argument");
     if (!name_ok(key, 1, STATE_KEY_MAX, &kl))
-        return sv_err_set(SV_INVAL, "catalog: a state key must be 1 to %d "
-                                    "bytes",
+        return sv_err_set(SV_INVAL,
+                          "catalog: a state key must be 1 to %d "
+                          "bytes",
                           STATE_KEY_MAX);
     rc = rtx_begin(cat, &txn);
     if (rc)
@@ -3687,8 +3706,9 @@ enum sv_err sv_cat_state_put(struct sv_cat *cat, const char *key,
     if (!cat || !key || (!val && len))
         return sv_err_set(SV_INVAL, "sv_cat_state_put: NULL argument");
     if (!name_ok(key, 1, STATE_KEY_MAX, &a.klen))
-        return sv_err_set(SV_INVAL, "catalog: a state key must be 1 to %d "
-                                    "bytes",
+        return sv_err_set(SV_INVAL,
+                          "catalog: a state key must be 1 to %d "
+                          "bytes",
                           STATE_KEY_MAX);
     a.key = key;
     a.val = val ? val : "";
@@ -3702,8 +3722,8 @@ static enum sv_err schema_read(struct sv_cat *cat, MDB_txn *txn,
                                uint32_t *schema)
 {
     MDB_val v;
-    enum sv_err rc = tget(cat, txn, DB_META, META_SCHEMA,
-                          strlen(META_SCHEMA), &v);
+    enum sv_err rc =
+        tget(cat, txn, DB_META, META_SCHEMA, strlen(META_SCHEMA), &v);
 
     if (rc)
         return rc;
@@ -3737,8 +3757,9 @@ enum sv_err sv_cat_meta_get(struct sv_cat *cat, struct sv_cat_meta *out)
     }
     rtx_end(cat, txn);
     if (rc == SV_NOTFOUND)
-        return sv_err_set(SV_NOTFOUND, "catalog %s: the vault's meta record "
-                                       "is not set",
+        return sv_err_set(SV_NOTFOUND,
+                          "catalog %s: the vault's meta record "
+                          "is not set",
                           cat->dir);
     if (!rc)
         *out = m;
@@ -3758,8 +3779,8 @@ enum sv_err sv_cat_meta_set(struct sv_cat *cat, const struct sv_cat_meta *m)
     if (!cat || !m)
         return sv_err_set(SV_INVAL, "sv_cat_meta_set: NULL argument");
     if (m->k < 1 || m->k + m->m > SV_MAX_N)
-        return sv_err_set(SV_INVAL, "catalog: k=%u m=%u is not a code",
-                          m->k, m->m);
+        return sv_err_set(SV_INVAL, "catalog: k=%u m=%u is not a code", m->k,
+                          m->m);
     return cat_write(cat, op_meta_set, (void *)m);
 }
 
@@ -3799,8 +3820,9 @@ enum sv_err sv_cat_batch_begin(struct sv_cat *cat)
     if (!cat)
         return sv_err_set(SV_INVAL, "sv_cat_batch_begin: NULL argument");
     if (tl_batch)
-        return sv_err_set(SV_BUSY, "catalog %s: this thread already has a "
-                                   "batch open",
+        return sv_err_set(SV_BUSY,
+                          "catalog %s: this thread already has a "
+                          "batch open",
                           cat->dir);
     rc = cat_grow(cat, 0); /* room for the batch, so it rarely fills */
     if (rc)
@@ -3832,16 +3854,18 @@ enum sv_err sv_cat_batch_end(struct sv_cat *cat, int commit)
         full = b->map_full;
         wtx_abort(&b->w);
         if (b->failed)
-            rc = sv_err_set(SV_AGAIN, "catalog %s: a call of the batch "
-                                      "failed after writing; the batch was "
-                                      "rolled back",
+            rc = sv_err_set(SV_AGAIN,
+                            "catalog %s: a call of the batch "
+                            "failed after writing; the batch was "
+                            "rolled back",
                             cat->dir);
     } else {
         rc = wtx_commit(&b->w);
         full = b->w.map_full;
         if (rc && full)
-            rc = sv_err_set(SV_AGAIN, "catalog %s: the map filled at the "
-                                      "batch's commit; it was rolled back",
+            rc = sv_err_set(SV_AGAIN,
+                            "catalog %s: the map filled at the "
+                            "batch's commit; it was rolled back",
                             cat->dir);
     }
     free(b);
@@ -3878,14 +3902,14 @@ static enum sv_err migrate(struct sv_cat *cat, uint32_t from)
         rc = rewrite_all(cat, NULL, NULL, NULL);
     if (!rc)
         rc = cat_write(cat, op_schema, &to);
-    return rc ? sv_err_wrap(rc, "catalog %s: migrating schema %u to %u: ",
-                            cat->dir, from, to)
+    return rc ? sv_err_wrap(rc,
+                            "catalog %s: migrating schema %u to %u: ", cat->dir,
+                            from, to)
               : SV_OK;
 }
 
 /* Open the tables; create them (and record the schema) when allowed. */
-static enum sv_err open_tables(struct sv_cat *cat, int create,
-                               uint32_t *schema)
+static enum sv_err open_tables(struct sv_cat *cat, int create, uint32_t *schema)
 {
     MDB_txn *txn;
     MDB_dbi meta;
@@ -3917,12 +3941,14 @@ static enum sv_err open_tables(struct sv_cat *cat, int create,
     if (e)
         return e;
     if (fresh && !create)
-        return sv_err_set(SV_NOTFOUND, "catalog %s: not a shardvault "
-                                       "catalog (no schema record)",
+        return sv_err_set(SV_NOTFOUND,
+                          "catalog %s: not a shardvault "
+                          "catalog (no schema record)",
                           cat->dir);
     if (cur > SV_CAT_SCHEMA)
-        return sv_err_set(SV_VERSION, "catalog %s: schema %u is newer than "
-                                      "this build (%u); upgrade shardvault",
+        return sv_err_set(SV_VERSION,
+                          "catalog %s: schema %u is newer than "
+                          "this build (%u); upgrade shardvault",
                           cat->dir, cur, SV_CAT_SCHEMA);
     e = txn_begin(cat, 0, &txn);
     if (e)
@@ -3963,7 +3989,7 @@ enum sv_err sv_cat_open(const char *dir, int create, struct sv_cat **out)
     char *data = NULL;
     uint32_t schema = 0;
     enum sv_err e;
-    int rc;
+    int rc, dead;
 
     if (!dir || !*dir || !out)
         return sv_err_set(SV_INVAL, "sv_cat_open: NULL argument");
@@ -4000,7 +4026,7 @@ enum sv_err sv_cat_open(const char *dir, int create, struct sv_cat **out)
         goto fail;
     }
     /* free the reader slots of processes that died (they pin pages) */
-    mdb_reader_check(cat->env, &rc);
+    mdb_reader_check(cat->env, &dead);
     e = cat_grow(cat, 0);
     if (!e)
         e = open_tables(cat, create, &schema);
@@ -4120,8 +4146,9 @@ static enum sv_err chk_provider(void *ctx, MDB_txn *txn, const MDB_val *k,
     c->prov[p.id].known = 1;
     rc = provname_find(c->cat, txn, p.name, strlen(p.name), &id);
     if (rc == SV_NOTFOUND || (!rc && id != p.id))
-        problem(c, "provider %u '%s' is not found under its name in "
-                   "prov_names",
+        problem(c,
+                "provider %u '%s' is not found under its name in "
+                "prov_names",
                 p.id, p.name);
     else if (rc)
         return rc;
@@ -4143,8 +4170,9 @@ static enum sv_err chk_provname(void *ctx, MDB_txn *txn, const MDB_val *k,
     }
     rc = prov_load(c->cat, txn, get_be16(v->mv_data), &p);
     if (rc == SV_NOTFOUND)
-        problem(c, "prov_names '%.*s' points at provider %u, which has no "
-                   "record",
+        problem(c,
+                "prov_names '%.*s' points at provider %u, which has no "
+                "record",
                 (int)k->mv_size, (const char *)k->mv_data,
                 get_be16(v->mv_data));
     else if (!rc && (strlen(p.name) != k->mv_size ||
@@ -4182,15 +4210,16 @@ static enum sv_err chk_object(void *ctx, MDB_txn *txn, const MDB_val *k,
     if (o.nsegments) {
         rc = oidx_find(c->cat, txn, o.oid, &seq);
         if (rc == SV_NOTFOUND)
-            problem(c, "object '%.200s' has %u segments but no segment "
-                       "record (oidx)",
+            problem(c,
+                    "object '%.200s' has %u segments but no segment "
+                    "record (oidx)",
                     o.name, o.nsegments);
         for (i = 0; !rc && i < o.nsegments; i++) {
             seg_key(sk, seq, i);
             rc = tget(c->cat, txn, DB_SEGMENTS, sk, sizeof(sk), &sv);
             if (rc == SV_NOTFOUND) {
-                problem(c, "object '%.200s' segment %u has no record",
-                        o.name, i);
+                problem(c, "object '%.200s' segment %u has no record", o.name,
+                        i);
                 rc = SV_OK;
                 break;
             }
@@ -4217,12 +4246,10 @@ static enum sv_err chk_segment(void *ctx, MDB_txn *txn, const MDB_val *k,
     enum sv_err rc;
 
     (void)full;
-    rc = k->mv_size == SEG_KEY_LEN
-             ? seg_decode(v->mv_data, v->mv_size, s)
-             : sv_err_set(SV_CORRUPT, "bad key length");
+    rc = k->mv_size == SEG_KEY_LEN ? seg_decode(v->mv_data, v->mv_size, s)
+                                   : sv_err_set(SV_CORRUPT, "bad key length");
     if (!rc && s->segment != get_be32((const uint8_t *)k->mv_data + SEQ_LEN))
-        rc = sv_err_set(SV_CORRUPT, "the record names segment %u",
-                        s->segment);
+        rc = sv_err_set(SV_CORRUPT, "the record names segment %u", s->segment);
     if (rc) {
         bad_record(c, rc, DB_SEGMENTS, k->mv_data, k->mv_size);
         return SV_OK;
@@ -4243,8 +4270,9 @@ static enum sv_err chk_segment(void *ctx, MDB_txn *txn, const MDB_val *k,
         return lmdb_err(c->cat, r, "by_provider");
     for (i = 0; i < s->n; i++) {
         if (!c->prov[s->shard[i].provider].known)
-            problem(c, "object %s segment %u shard %u names provider %u, "
-                       "which has no record",
+            problem(c,
+                    "object %s segment %u shard %u names provider %u, "
+                    "which has no record",
                     oh, s->segment, i, s->shard[i].provider);
         if (!placed(&s->shard[i]))
             continue;
@@ -4257,8 +4285,9 @@ static enum sv_err chk_segment(void *ctx, MDB_txn *txn, const MDB_val *k,
         dat = mval(bd, sizeof(bd));
         r = mdb_cursor_get(cur, &key, &dat, MDB_GET_BOTH);
         if (r == MDB_NOTFOUND)
-            problem(c, "object %s segment %u shard %u on provider %u is "
-                       "missing from by_provider",
+            problem(c,
+                    "object %s segment %u shard %u on provider %u is "
+                    "missing from by_provider",
                     oh, s->segment, i, s->shard[i].provider);
         else if (r) {
             mdb_cursor_close(cur);
@@ -4271,8 +4300,9 @@ static enum sv_err chk_segment(void *ctx, MDB_txn *txn, const MDB_val *k,
         if (rc)
             return rc;
         if (!found)
-            problem(c, "object %s segment %u has %u of %u shards good but "
-                       "is not queued for repair",
+            problem(c,
+                    "object %s segment %u has %u of %u shards good but "
+                    "is not queued for repair",
                     oh, s->segment, good_count(s), s->n);
     }
     return SV_OK;
@@ -4291,8 +4321,8 @@ static enum sv_err chk_byprov(void *ctx, MDB_txn *txn, const MDB_val *k,
 
     (void)full;
     if (k->mv_size != BP_KEY_LEN || v->mv_size != BP_DAT_LEN) {
-        bad_record(c, sv_err_set(SV_CORRUPT, "bad item size"), DB_BYPROV,
-                   kp, k->mv_size);
+        bad_record(c, sv_err_set(SV_CORRUPT, "bad item size"), DB_BYPROV, kp,
+                   k->mv_size);
         return SV_OK;
     }
     prov = get_be16(kp);
@@ -4301,8 +4331,9 @@ static enum sv_err chk_byprov(void *ctx, MDB_txn *txn, const MDB_val *k,
     idx = dp[6];
     rc = seg_load(c->cat, txn, seq, segment, c->s);
     if (rc == SV_NOTFOUND) {
-        problem(c, "by_provider: provider %u holds segment %llu/%u shard %u "
-                   "of no segment record",
+        problem(c,
+                "by_provider: provider %u holds segment %llu/%u shard %u "
+                "of no segment record",
                 prov, (unsigned long long)seq, segment, idx);
         return SV_OK;
     }
@@ -4312,8 +4343,9 @@ static enum sv_err chk_byprov(void *ctx, MDB_txn *txn, const MDB_val *k,
         return rc;
     if (idx >= c->s->n || c->s->shard[idx].provider != prov ||
         !placed(&c->s->shard[idx]))
-        problem(c, "by_provider: provider %u holds segment %llu/%u shard %u "
-                   "but the segment record places it elsewhere",
+        problem(c,
+                "by_provider: provider %u holds segment %llu/%u shard %u "
+                "but the segment record places it elsewhere",
                 prov, (unsigned long long)seq, segment, idx);
     return SV_OK;
 }
@@ -4339,21 +4371,24 @@ static enum sv_err chk_oidx(void *ctx, MDB_txn *txn, const MDB_val *k,
     seq = get_be48(dp + OIDX_PART - OIDX_KEY_LEN);
     hex(ph, part, OIDX_PART);
     if (seq >= c->next_seq)
-        problem(c, "oidx: object %s... has sequence number %llu, beyond "
-                   "the next one to assign (%llu)",
+        problem(c,
+                "oidx: object %s... has sequence number %llu, beyond "
+                "the next one to assign (%llu)",
                 ph, (unsigned long long)seq, (unsigned long long)c->next_seq);
     rc = seq_oid(c->cat, txn, seq, oid);
     if (rc == SV_NOTFOUND)
-        problem(c, "oidx: object %s... (sequence %llu) has no segment "
-                   "record",
+        problem(c,
+                "oidx: object %s... (sequence %llu) has no segment "
+                "record",
                 ph, (unsigned long long)seq);
     else if (rc == SV_CORRUPT)
         return SV_OK; /* reported with the segments */
     else if (rc)
         return rc;
     else if (memcmp(oid, part, OIDX_PART))
-        problem(c, "oidx: object %s... (sequence %llu) points at another "
-                   "object's segments",
+        problem(c,
+                "oidx: object %s... (sequence %llu) points at another "
+                "object's segments",
                 ph, (unsigned long long)seq);
     return SV_OK;
 }
@@ -4385,8 +4420,9 @@ static enum sv_err chk_repair(void *ctx, MDB_txn *txn, const MDB_val *k,
         rc = tget(c->cat, txn, DB_SEGMENTS, sk, sizeof(sk), &sv);
     }
     if (rc == SV_NOTFOUND)
-        problem(c, "repair: object %s segment %u is queued but has no "
-                   "segment record",
+        problem(c,
+                "repair: object %s segment %u is queued but has no "
+                "segment record",
                 oh, get_be32(kp + 1 + SV_OID_LEN));
     else if (rc)
         return rc;
@@ -4403,8 +4439,8 @@ static enum sv_err chk_intent(void *ctx, MDB_txn *txn, const MDB_val *k,
     (void)txn;
     (void)full;
     rc = intent_decode(v->mv_data, v->mv_size, &in);
-    if (!rc && (k->mv_size != SV_OID_LEN ||
-                memcmp(k->mv_data, in.oid, SV_OID_LEN)))
+    if (!rc &&
+        (k->mv_size != SV_OID_LEN || memcmp(k->mv_data, in.oid, SV_OID_LEN)))
         rc = sv_err_set(SV_CORRUPT, "the record names another object");
     if (rc)
         bad_record(c, rc, DB_INTENTS, k->mv_data, k->mv_size);
@@ -4459,8 +4495,8 @@ static enum sv_err chk_meta(struct chk *c, struct sv_cat_totals *t)
     if (!rc && v.mv_size == 8)
         c->next_seq = get_be64(v.mv_data);
     else if (!rc)
-        bad_record(c, sv_err_set(SV_CORRUPT, "bad length"), DB_META,
-                   META_SEQ, strlen(META_SEQ));
+        bad_record(c, sv_err_set(SV_CORRUPT, "bad length"), DB_META, META_SEQ,
+                   strlen(META_SEQ));
     rtx_end(c->cat, txn);
     return SV_OK;
 }
@@ -4470,8 +4506,7 @@ static void chk_count(struct chk *c, const char *what, uint64_t stored,
 {
     if (stored != counted)
         problem(c, "%s: the catalog counts %llu, the records add up to %llu",
-                what, (unsigned long long)stored,
-                (unsigned long long)counted);
+                what, (unsigned long long)stored, (unsigned long long)counted);
 }
 
 /* Stored provider counters against what the segments add up to. */
@@ -4493,8 +4528,7 @@ static enum sv_err chk_prov_counters(struct chk *c)
         rtx_end(c->cat, txn);
         if (rc)
             continue; /* reported by the provider pass, or gone since */
-        snprintf(what, sizeof(what), "provider %u '%s' shards", p.id,
-                 p.name);
+        snprintf(what, sizeof(what), "provider %u '%s' shards", p.id, p.name);
         chk_count(c, what, p.shards, c->prov[id].shards);
         snprintf(what, sizeof(what), "provider %u '%s' bytes", p.id, p.name);
         chk_count(c, what, p.bytes, c->prov[id].bytes);
@@ -4547,8 +4581,9 @@ enum sv_err sv_cat_check(struct sv_cat *cat, sv_cat_problem_fn *fn, void *ctx,
         chk_count(&c, "shards", t.shards, c.sum.shards);
         chk_count(&c, "stored bytes", t.stored_bytes, c.sum.stored_bytes);
         if (c.max_seq >= c.next_seq)
-            problem(&c, "meta: the next sequence number %llu is not beyond "
-                        "the highest in use (%llu)",
+            problem(&c,
+                    "meta: the next sequence number %llu is not beyond "
+                    "the highest in use (%llu)",
                     (unsigned long long)c.next_seq,
                     (unsigned long long)c.max_seq);
         rc = chk_prov_counters(&c);
@@ -4571,8 +4606,9 @@ enum sv_err sv_cat_backup(struct sv_cat *cat, const char *path)
     if (!cat || !path || !*path)
         return sv_err_set(SV_INVAL, "sv_cat_backup: NULL argument");
     if (my_batch(cat))
-        return sv_err_set(SV_BUSY, "catalog %s: cannot back up inside a "
-                                   "batch",
+        return sv_err_set(SV_BUSY,
+                          "catalog %s: cannot back up inside a "
+                          "batch",
                           cat->dir);
     if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
         return sv_err_set(SV_NOMEM, "catalog: out of memory");
@@ -4645,6 +4681,11 @@ enum sv_err sv_cat_stats(struct sv_cat *cat, struct sv_cat_stats *out)
 
     if (!cat || !out)
         return sv_err_set(SV_INVAL, "sv_cat_stats: NULL argument");
+    if (my_batch(cat)) /* LMDB reads the free list in read txns only */
+        return sv_err_set(SV_BUSY,
+                          "catalog %s: no statistics inside a "
+                          "batch",
+                          cat->dir);
     memset(&st, 0, sizeof(st));
     e = rtx_begin(cat, &txn);
     if (e)
@@ -4790,8 +4831,8 @@ enum sv_err sv_cat_test_seq(struct sv_cat *cat, const uint8_t oid[SV_OID_LEN],
     return rc;
 }
 
-enum sv_err sv_cat_test_encode_obj_v0(const struct sv_obj_rec *o,
-                                      uint8_t **buf, size_t *len)
+enum sv_err sv_cat_test_encode_obj_v0(const struct sv_obj_rec *o, uint8_t **buf,
+                                      size_t *len)
 {
     uint8_t *p;
     size_t n;
@@ -4880,8 +4921,7 @@ static enum sv_err roundtrip(unsigned kind, const uint8_t *buf, size_t len,
         rc = obj_decode(buf, len, key, key ? 1 : 0, &o);
         if (rc)
             return rc;
-        rc = obj_encode(&o, kind == 0 || strcmp(o.name, "k"), &b->p,
-                        &b->len);
+        rc = obj_encode(&o, kind == 0 || strcmp(o.name, "k"), &b->p, &b->len);
         if (!rc)
             rc = obj_decode(b->p, b->len, key, key ? 1 : 0, &o2);
         if (!rc) {
@@ -4963,8 +5003,7 @@ static enum sv_err roundtrip(unsigned kind, const uint8_t *buf, size_t len,
     }
 }
 
-enum sv_err sv_cat_test_roundtrip(unsigned kind, const uint8_t *buf,
-                                  size_t len)
+enum sv_err sv_cat_test_roundtrip(unsigned kind, const uint8_t *buf, size_t len)
 {
     struct wbuf b = {0};
     struct sv_seg_rec *s;

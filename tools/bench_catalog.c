@@ -22,7 +22,7 @@
 #include "engine/catalog.h"
 #include "tools/tools.h"
 
-#define NPROV 6
+#define NPROV   6
 #define NLOOKUP 10000
 
 struct gen {
@@ -188,8 +188,8 @@ static void insert_all(struct sv_cat *cat, struct gen *g, uint64_t batch)
 static void row(const char *what, double v, const char *unit,
                 const char *target, double ref)
 {
-    printf("  %-26s %12.3f %-6s %-14s %12.3f %8.2fx\n", what, v, unit,
-           target, ref, ref > 0 ? v / ref : 0);
+    printf("  %-26s %12.3f %-6s %-14s %12.3f %8.2fx\n", what, v, unit, target,
+           ref, ref > 0 ? v / ref : 0);
 }
 
 int bench_catalog(int argc, char **argv)
@@ -327,8 +327,7 @@ int bench_catalog(int argc, char **argv)
            "found %llu/%d\n",
            (unsigned long long)listed, (unsigned long long)prefixed,
            (unsigned long long)raw.prefixed, (unsigned long long)shards,
-           (unsigned long long)raw.shards, (unsigned long long)found,
-           NLOOKUP);
+           (unsigned long long)raw.shards, (unsigned long long)found, NLOOKUP);
     printf("  catalog file %.1f MB (%.1f MB in use), map %.0f MB; raw "
            "reference: objects and segments tables only, no oid index, "
            "by_provider, counters or history\n",

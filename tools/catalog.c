@@ -16,7 +16,7 @@
 #include "engine/catalog.h"
 #include "tools/tools.h"
 
-#define USAGE "catalog backup FILE|check|rebuild"
+#define USAGE     "catalog backup FILE|check|rebuild"
 #define MAX_SHOWN 1000
 
 struct shown {

@@ -27,8 +27,7 @@ static struct sv_cat *open_new(void)
 
     g_dir = tu_tmpdir("cat");
     cr_assert_not_null(g_dir);
-    cr_assert_eq(sv_cat_open(g_dir, 1, &cat), SV_OK, "%s",
-                 sv_errmsg(SV_IO));
+    cr_assert_eq(sv_cat_open(g_dir, 1, &cat), SV_OK, "%s", sv_errmsg(SV_IO));
     return cat;
 }
 
@@ -36,8 +35,7 @@ static struct sv_cat *reopen(struct sv_cat *cat)
 {
     sv_cat_close(cat);
     cat = NULL;
-    cr_assert_eq(sv_cat_open(g_dir, 0, &cat), SV_OK, "%s",
-                 sv_errmsg(SV_IO));
+    cr_assert_eq(sv_cat_open(g_dir, 0, &cat), SV_OK, "%s", sv_errmsg(SV_IO));
     return cat;
 }
 
@@ -78,8 +76,8 @@ static void make_obj(struct sv_obj_rec *o, const char *name, uint64_t seed,
 }
 
 /* Segment `segment` of oid on providers g_prov[(i + rot) % NP], all OK. */
-static void make_seg(struct sv_seg_rec *s, const uint8_t *oid,
-                     uint32_t segment, unsigned rot)
+static void make_seg(struct sv_seg_rec *s, const uint8_t *oid, uint32_t segment,
+                     unsigned rot)
 {
     unsigned i;
 
@@ -176,9 +174,9 @@ static int count_problems(struct sv_cat *cat, char *buf, size_t cap)
     uint64_t problems = 99;
     char local[4096] = "";
 
-    cr_assert_eq(sv_cat_check(cat, collect_problem, buf ? buf : local,
-                              &problems),
-                 SV_OK, "%s", sv_errmsg(SV_IO));
+    cr_assert_eq(
+        sv_cat_check(cat, collect_problem, buf ? buf : local, &problems), SV_OK,
+        "%s", sv_errmsg(SV_IO));
     (void)cap;
     return (int)problems;
 }
@@ -203,9 +201,9 @@ Test(catalog, obj_codec_round_trip)
     char *longname = malloc(SV_NAME_MAX + 1);
 
     make_obj(&o, "photos/2024/a.jpg", 5, 3);
-    o.mtime = -12345;            /* before the epoch */
-    o.created = INT64_MAX;       /* far from mtime: the delta wraps */
-    o.segment_size = 1000003;    /* not a whole number of pages */
+    o.mtime = -12345;         /* before the epoch */
+    o.created = INT64_MAX;    /* far from mtime: the delta wraps */
+    o.segment_size = 1000003; /* not a whole number of pages */
     o.state = SV_OBJ_DELETED;
     o.k = 200;
     o.m = 55;
@@ -271,8 +269,7 @@ static void mangle_obj(const uint8_t *buf, size_t len)
 
     for (i = 0; i < len; i++) {
         rc = sv_cat_decode_obj(buf, i, &d);
-        cr_assert_eq(rc, SV_CORRUPT, "truncated to %zu: %s", i,
-                     sv_errname(rc));
+        cr_assert_eq(rc, SV_CORRUPT, "truncated to %zu: %s", i, sv_errname(rc));
     }
     for (i = 0; i < len; i++)
         for (b = 0; b < 3; b++) {
@@ -299,8 +296,7 @@ static void mangle_seg(const uint8_t *buf, size_t len)
 
     for (i = 0; i < len; i++) {
         rc = sv_cat_decode_seg(buf, i, &d);
-        cr_assert_eq(rc, SV_CORRUPT, "truncated to %zu: %s", i,
-                     sv_errname(rc));
+        cr_assert_eq(rc, SV_CORRUPT, "truncated to %zu: %s", i, sv_errname(rc));
     }
     for (i = 0; i < len; i++)
         for (b = 0; b < 3; b++) {
@@ -394,8 +390,7 @@ static void mangle_kind(unsigned kind, const uint8_t *buf, size_t len)
     size_t i;
     enum sv_err rc;
 
-    cr_assert_eq(sv_cat_test_roundtrip(kind, buf, len), SV_OK, "kind %u",
-                 kind);
+    cr_assert_eq(sv_cat_test_roundtrip(kind, buf, len), SV_OK, "kind %u", kind);
     for (i = 0; i < len; i++)
         cr_assert_eq(sv_cat_test_roundtrip(kind, buf, i), SV_CORRUPT,
                      "kind %u truncated to %zu", kind, i);
@@ -412,8 +407,7 @@ static void mangle_kind(unsigned kind, const uint8_t *buf, size_t len)
 static void raw(struct sv_cat *cat, const char *db, const void *k, size_t kl,
                 uint8_t **v, size_t *vl)
 {
-    cr_assert_eq(sv_cat_test_raw_get(cat, db, k, kl, v, vl), SV_OK, "%s",
-                 db);
+    cr_assert_eq(sv_cat_test_raw_get(cat, db, k, kl, v, vl), SV_OK, "%s", db);
 }
 
 Test(catalog, internal_records_round_trip_and_mangle)
@@ -884,8 +878,7 @@ Test(catalog, by_provider_follows_segment_updates)
     put_object(cat, "o", 0, 1); /* shard i on g_prov[i] */
     make_oid(oid, 0);
     memset(&sh, 0, sizeof(sh));
-    cr_assert_eq(sv_cat_provider_shards(cat, g_prov[2], shard_cb, &sh),
-                 SV_OK);
+    cr_assert_eq(sv_cat_provider_shards(cat, g_prov[2], shard_cb, &sh), SV_OK);
     cr_assert_eq(sh.n, 1);
     cr_assert_eq(sh.per_index[2], 1);
     cr_assert_arr_eq(sh.oid, oid, SV_OID_LEN);
@@ -898,17 +891,14 @@ Test(catalog, by_provider_follows_segment_updates)
     cr_assert_eq(sv_cat_get_segment(cat, oid, 0, &d), SV_OK);
     expect_seg_eq(&s, &d);
     memset(&sh, 0, sizeof(sh));
-    cr_assert_eq(sv_cat_provider_shards(cat, g_prov[2], shard_cb, &sh),
-                 SV_OK);
+    cr_assert_eq(sv_cat_provider_shards(cat, g_prov[2], shard_cb, &sh), SV_OK);
     cr_assert_eq(sh.n, 0);
-    cr_assert_eq(sv_cat_provider_shards(cat, g_prov[0], shard_cb, &sh),
-                 SV_OK);
+    cr_assert_eq(sv_cat_provider_shards(cat, g_prov[0], shard_cb, &sh), SV_OK);
     cr_assert_eq(sh.n, 2);
     cr_assert_eq(sh.per_index[0], 1);
     cr_assert_eq(sh.per_index[2], 1);
     memset(&sh, 0, sizeof(sh));
-    cr_assert_eq(sv_cat_provider_shards(cat, g_prov[5], shard_cb, &sh),
-                 SV_OK);
+    cr_assert_eq(sv_cat_provider_shards(cat, g_prov[5], shard_cb, &sh), SV_OK);
     cr_assert_eq(sh.n, 0);
     cr_assert_eq(sv_cat_provider_get(cat, g_prov[0], &p), SV_OK);
     cr_assert_eq(p.shards, 2);
@@ -1291,17 +1281,15 @@ Test(catalog, migrates_schema_0)
         cr_assert_eq(sv_cat_add_segment(cat, &s), SV_OK);
         cr_assert_eq(sv_cat_commit_object(cat, &o[i], NULL), SV_OK);
         cr_assert_eq(sv_cat_test_encode_obj_v0(&o[i], &buf, &len), SV_OK);
-        cr_assert_eq(sv_cat_test_raw_put(cat, "objects", name, strlen(name),
-                                         buf, len),
-                     SV_OK);
+        cr_assert_eq(
+            sv_cat_test_raw_put(cat, "objects", name, strlen(name), buf, len),
+            SV_OK);
         free(buf);
     }
-    cr_assert_eq(sv_cat_test_raw_put(cat, "meta", "schema", 6, zero, 4),
-                 SV_OK);
+    cr_assert_eq(sv_cat_test_raw_put(cat, "meta", "schema", 6, zero, 4), SV_OK);
     sv_cat_close(cat);
     cat = NULL;
-    cr_assert_eq(sv_cat_open(g_dir, 0, &cat), SV_OK, "%s",
-                 sv_errmsg(SV_IO));
+    cr_assert_eq(sv_cat_open(g_dir, 0, &cat), SV_OK, "%s", sv_errmsg(SV_IO));
     cr_assert_eq(sv_cat_meta_get(cat, &g), SV_OK);
     cr_assert_eq(g.schema, 1);
     for (i = 0; i < 3; i++) {
@@ -1325,8 +1313,7 @@ Test(catalog, newer_schema_refused)
     struct sv_cat *cat = open_new();
     uint8_t two[4] = {0, 0, 0, 2};
 
-    cr_assert_eq(sv_cat_test_raw_put(cat, "meta", "schema", 6, two, 4),
-                 SV_OK);
+    cr_assert_eq(sv_cat_test_raw_put(cat, "meta", "schema", 6, two, 4), SV_OK);
     sv_cat_close(cat);
     cat = NULL;
     cr_assert_eq(sv_cat_open(g_dir, 0, &cat), SV_VERSION);
@@ -1372,11 +1359,9 @@ Test(catalog, corrupt_record_in_table_names_the_key)
     add_providers(cat);
     put_object(cat, "victim", 1, 1);
     put_object(cat, "fine", 2, 1);
-    cr_assert_eq(sv_cat_test_raw_get(cat, "objects", "victim", 6, &buf,
-                                     &len),
+    cr_assert_eq(sv_cat_test_raw_get(cat, "objects", "victim", 6, &buf, &len),
                  SV_OK);
-    cr_assert_eq(sv_cat_test_raw_put(cat, "objects", "victim", 6, buf,
-                                     len - 3),
+    cr_assert_eq(sv_cat_test_raw_put(cat, "objects", "victim", 6, buf, len - 3),
                  SV_OK);
     free(buf);
     cr_assert_eq(sv_cat_get_object(cat, "victim", &d), SV_CORRUPT);
@@ -1398,8 +1383,7 @@ Test(catalog, corrupt_record_in_table_names_the_key)
     cr_assert_eq(sv_cat_test_raw_get(cat, "segments", sk, 10, &buf, &len),
                  SV_OK);
     buf[1] = 200; /* keep the oid; claim more shards than there are */
-    cr_assert_eq(sv_cat_test_raw_put(cat, "segments", sk, 10, buf, len),
-                 SV_OK);
+    cr_assert_eq(sv_cat_test_raw_put(cat, "segments", sk, 10, buf, len), SV_OK);
     free(buf);
     cr_assert_eq(sv_cat_get_segment(cat, oid, 0, &s), SV_CORRUPT);
     cr_assert(strstr(sv_errmsg(SV_CORRUPT), "segments"));
@@ -1453,8 +1437,7 @@ Test(catalog, check_finds_injected_inconsistencies)
                  SV_OK); /* now every item of that key */
     /* a repair entry for a segment that does not exist */
     memset(rk, 0x77, sizeof(rk));
-    cr_assert_eq(sv_cat_test_raw_put(cat, "repair", rk, 21, &reason, 1),
-                 SV_OK);
+    cr_assert_eq(sv_cat_test_raw_put(cat, "repair", rk, 21, &reason, 1), SV_OK);
     problems[0] = 0;
     cr_assert_geq(count_problems(cat, problems, sizeof(problems)), 2);
     cr_assert(strstr(problems, "repair: object 7777"), "%s", problems);
@@ -1480,8 +1463,8 @@ Test(catalog, map_grows_on_demand)
     /* single calls: MDB_MAP_FULL -> grow -> retry, invisibly */
     for (i = 0; i < 8; i++) {
         snprintf(key, sizeof(key), "blob%d", i);
-        cr_assert_eq(sv_cat_state_put(cat, key, blob, 300 * 1024), SV_OK,
-                     "%s", sv_errmsg(SV_IO));
+        cr_assert_eq(sv_cat_state_put(cat, key, blob, 300 * 1024), SV_OK, "%s",
+                     sv_errmsg(SV_IO));
     }
     /* a batch that outgrows the map is rolled back and redone */
     while (!done) {
@@ -1824,8 +1807,7 @@ Test(catalog, backup_while_another_process_writes)
         if (k == 3)
             cr_assert_eq(waitpid(pid, &status, 0), pid);
         cr_assert(asprintf(&file, "%s.bak%d", g_dir, k) > 0);
-        cr_assert_eq(sv_cat_backup(cat, file), SV_OK, "%s",
-                     sv_errmsg(SV_IO));
+        cr_assert_eq(sv_cat_backup(cat, file), SV_OK, "%s", sv_errmsg(SV_IO));
         cr_assert(asprintf(&bdir, "%s.restore%d", g_dir, k) > 0);
         cr_assert(asprintf(&bdata, "%s/data.mdb", bdir) > 0);
         cr_assert_eq(mkdir(bdir, 0700), 0);
@@ -1834,8 +1816,7 @@ Test(catalog, backup_while_another_process_writes)
         cr_assert_eq(tu_write_file(bdata, img, len), 0);
         free(img);
         b = NULL;
-        cr_assert_eq(sv_cat_open(bdir, 0, &b), SV_OK, "%s",
-                     sv_errmsg(SV_IO));
+        cr_assert_eq(sv_cat_open(bdir, 0, &b), SV_OK, "%s", sv_errmsg(SV_IO));
         n = 0;
         cr_assert_eq(sv_cat_list(b, NULL, NULL, count_obj, &n), SV_OK);
         cr_assert_eq(sv_cat_totals(b, &t), SV_OK);
@@ -1920,8 +1901,7 @@ Test(catalog, every_function_refuses_bad_arguments)
     cr_assert_eq(sv_cat_add_segment(cat, &s), SV_INVAL);
     cr_assert_eq(sv_cat_segments_each(cat, oid, NULL, NULL), SV_INVAL);
     cr_assert_eq(sv_cat_segments_scan(cat, NULL, NULL), SV_INVAL);
-    cr_assert_eq(sv_cat_provider_shards(cat, 999, shard_cb, NULL),
-                 SV_NOTFOUND);
+    cr_assert_eq(sv_cat_provider_shards(cat, 999, shard_cb, NULL), SV_NOTFOUND);
     cr_assert_eq(sv_cat_provider_shards(cat, 1, NULL, NULL), SV_INVAL);
     cr_assert_eq(sv_cat_intent_put(cat, NULL), SV_INVAL);
     in.kind = 3;
@@ -1960,16 +1940,14 @@ Test(catalog, every_function_refuses_bad_arguments)
     cr_assert_eq(sv_cat_stats(cat, &st), SV_OK);
     cr_assert_eq(sv_cat_batch_begin(NULL), SV_INVAL);
     cr_assert_eq(sv_cat_batch_end(NULL, 1), SV_INVAL);
-    cr_assert_eq(sv_cat_test_raw_put(cat, "nosuch", "k", 1, "v", 1),
-                 SV_INVAL);
-    cr_assert_eq(sv_cat_test_roundtrip(99, (const uint8_t *)"x", 1),
-                 SV_INVAL);
-    cr_assert_eq(sv_cat_bench_raw(NULL, 1, 1, NULL, NULL, NULL, NULL, 0,
-                                  NULL),
+    cr_assert_eq(sv_cat_test_raw_put(cat, "nosuch", "k", 1, "v", 1), SV_INVAL);
+    cr_assert_eq(sv_cat_test_roundtrip(99, (const uint8_t *)"x", 1), SV_INVAL);
+    cr_assert_eq(sv_cat_bench_raw(NULL, 1, 1, NULL, NULL, NULL, NULL, 0, NULL),
                  SV_INVAL);
     cr_assert_eq(sv_cat_batch_begin(cat), SV_OK);
     cr_assert_eq(sv_cat_rewrap(cat, rewrap_fn, NULL, &u), SV_BUSY);
     cr_assert_eq(sv_cat_backup(cat, "x"), SV_BUSY);
+    cr_assert_eq(sv_cat_stats(cat, &st), SV_BUSY);
     cr_assert_eq(sv_cat_batch_end(cat, 0), SV_OK);
     sv_cat_close(cat);
 }
@@ -1991,8 +1969,7 @@ Test(catalog, bench_reference_runs)
     const char *look[2] = {"r0003", "zzz"};
     char *d = tu_tmpdir("raw");
 
-    cr_assert_eq(sv_cat_bench_raw(d, 50, 7, gen_one, NULL, "r000", look, 2,
-                                  &r),
+    cr_assert_eq(sv_cat_bench_raw(d, 50, 7, gen_one, NULL, "r000", look, 2, &r),
                  SV_OK, "%s", sv_errmsg(SV_IO));
     cr_assert_eq(r.listed, 50);
     cr_assert_eq(r.prefixed, 10);

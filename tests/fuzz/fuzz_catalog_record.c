@@ -24,8 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = sv_cat_test_roundtrip(data[0] % 8u, data + 1, size - 1);
     if (rc == SV_INVAL)
         abort(); /* decoded, but did not survive a round trip */
-    if (rc != SV_OK && rc != SV_CORRUPT && rc != SV_VERSION &&
-        rc != SV_NOMEM)
+    if (rc != SV_OK && rc != SV_CORRUPT && rc != SV_VERSION && rc != SV_NOMEM)
         abort();
     if (sv_cat_decode_obj(data + 1, size - 1, &o) == SV_OK)
         sv_obj_rec_release(&o);

@@ -75,8 +75,7 @@ Test(catalog_cmd, check_clean_then_broken)
     cr_assert(asprintf(&dir, "%s/catalog", g_vault) > 0);
     cr_assert_eq(sv_cat_open(dir, 0, &cat), SV_OK);
     memset(rk, 0x42, sizeof(rk));
-    cr_assert_eq(sv_cat_test_raw_put(cat, "repair", rk, sizeof(rk), &reason,
-                                     1),
+    cr_assert_eq(sv_cat_test_raw_put(cat, "repair", rk, sizeof(rk), &reason, 1),
                  SV_OK);
     sv_cat_close(cat);
     free(dir);
@@ -104,8 +103,8 @@ Test(catalog_cmd, backup_makes_an_openable_copy)
     cr_assert(strstr(out, "catalog backed up to"), "%s", out);
     free(out);
     /* taken again, it replaces the old copy */
-    st = tu_run(&out, "%s --vault %s -q catalog backup %s", tu_bin(),
-                g_vault, file);
+    st = tu_run(&out, "%s --vault %s -q catalog backup %s", tu_bin(), g_vault,
+                file);
     cr_assert_eq(st, 0, "%s", out);
     free(out);
     cr_assert(asprintf(&rdir, "%s/restored", g_vault) > 0);
@@ -144,8 +143,7 @@ Test(catalog_cmd, usage_and_failures)
     cr_assert_eq(st, 1, "%s", out);
     cr_assert(strstr(out, "not implemented"), "%s", out);
     free(out);
-    st = tu_run(&out, "%s --vault %s/missing catalog check", tu_bin(),
-                g_vault);
+    st = tu_run(&out, "%s --vault %s/missing catalog check", tu_bin(), g_vault);
     cr_assert_eq(st, 1, "%s", out);
     cr_assert(strstr(out, "no catalog there"), "%s", out);
     free(out);
