@@ -361,6 +361,18 @@ static enum sv_err rb_end(struct rbuf *r, const char *kind)
     return SV_OK;
 }
 
+/* The leading version byte of a kind of record only version 1 exists of:
+ * SV_VERSION from the future, SV_CORRUPT otherwise. */
+static enum sv_err rb_version1(struct rbuf *r, const char *kind)
+{
+    unsigned ver = rb_u8(r);
+
+    if (!rb_ok(r) || ver == 1)
+        return SV_OK; /* a truncation is reported by rb_end */
+    return sv_err_set(ver > 1 ? SV_VERSION : SV_CORRUPT,
+                      "%s record version %u is not 1", kind, ver);
+}
+
 /* A name: 1..max bytes, no NUL; *out malloc'd and NUL-terminated. */
 static char *rb_name(struct rbuf *r, size_t min, size_t max)
 {
@@ -661,17 +673,12 @@ static enum sv_err seg_decode(const uint8_t *buf, size_t len,
                               struct sv_seg_rec *s)
 {
     struct rbuf r = {buf, len, 0, NULL};
-    unsigned ver, i;
+    unsigned i;
     uint64_t v;
+    enum sv_err rc = rb_version1(&r, "segment");
 
-    ver = rb_u8(&r);
-    if (rb_ok(&r) && ver != 1)
-        return ver > 1 ? sv_err_set(SV_VERSION,
-                                    "segment record version %u "
-                                    "is newer than this build",
-                                    ver)
-                       : sv_err_set(SV_CORRUPT, "segment record: bad "
-                                                "version 0");
+    if (rc)
+        return rc;
     s->n = (uint8_t)rb_u8(&r);
     if (rb_ok(&r) && s->n < 1)
         rb_fail(&r, "no shards");
@@ -755,11 +762,10 @@ static enum sv_err prov_decode(const uint8_t *buf, size_t len,
 {
     struct rbuf r = {buf, len, 0, NULL};
     char *name;
-    unsigned ver = rb_u8(&r);
+    enum sv_err rc = rb_version1(&r, "provider");
 
-    if (rb_ok(&r) && ver != 1)
-        return sv_err_set(ver > 1 ? SV_VERSION : SV_CORRUPT,
-                          "provider record version %u is not 1", ver);
+    if (rc)
+        return rc;
     memset(p, 0, sizeof(*p));
     p->id = (uint16_t)rb_uvmax(&r, UINT16_MAX, "bad provider id");
     p->state = (uint8_t)rb_u8(&r);
@@ -814,13 +820,11 @@ static enum sv_err intent_decode(const uint8_t *buf, size_t len,
 {
     struct rbuf r = {buf, len, 0, NULL};
     struct sv_intent t;
-    unsigned ver = rb_u8(&r);
     uint64_t n, i;
-    enum sv_err rc;
+    enum sv_err rc = rb_version1(&r, "intent");
 
-    if (rb_ok(&r) && ver != 1)
-        return sv_err_set(ver > 1 ? SV_VERSION : SV_CORRUPT,
-                          "intent record version %u is not 1", ver);
+    if (rc)
+        return rc;
     memset(&t, 0, sizeof(t));
     t.kind = (uint8_t)rb_u8(&r);
     if (rb_ok(&r) && t.kind != 1 && t.kind != 2)
@@ -869,11 +873,10 @@ static enum sv_err hist_decode(const uint8_t *buf, size_t len,
                                struct sv_hist_rec *h)
 {
     struct rbuf r = {buf, len, 0, NULL};
-    unsigned ver = rb_u8(&r);
+    enum sv_err rc = rb_version1(&r, "history");
 
-    if (rb_ok(&r) && ver != 1)
-        return sv_err_set(ver > 1 ? SV_VERSION : SV_CORRUPT,
-                          "history record version %u is not 1", ver);
+    if (rc)
+        return rc;
     h->bytes_added = rb_uv(&r);
     h->bytes_removed = rb_uv(&r);
     h->objects_added = rb_uv(&r);
@@ -897,11 +900,10 @@ static enum sv_err totals_decode(const uint8_t *buf, size_t len,
                                  struct sv_cat_totals *t)
 {
     struct rbuf r = {buf, len, 0, NULL};
-    unsigned ver = rb_u8(&r);
+    enum sv_err rc = rb_version1(&r, "totals");
 
-    if (rb_ok(&r) && ver != 1)
-        return sv_err_set(ver > 1 ? SV_VERSION : SV_CORRUPT,
-                          "totals record version %u is not 1", ver);
+    if (rc)
+        return rc;
     t->objects = rb_uv(&r);
     t->segments = rb_uv(&r);
     t->shards = rb_uv(&r);
@@ -924,11 +926,10 @@ static enum sv_err meta_decode(const uint8_t *buf, size_t len,
                                struct sv_cat_meta *m)
 {
     struct rbuf r = {buf, len, 0, NULL};
-    unsigned ver = rb_u8(&r);
+    enum sv_err rc = rb_version1(&r, "meta");
 
-    if (rb_ok(&r) && ver != 1)
-        return sv_err_set(ver > 1 ? SV_VERSION : SV_CORRUPT,
-                          "meta record version %u is not 1", ver);
+    if (rc)
+        return rc;
     rb_copy(&r, m->vault_id, SV_VAULT_ID_LEN);
     rb_copy(&r, m->key_check, SV_KEY_CHECK_LEN);
     m->k = (uint8_t)rb_u8(&r);
@@ -1511,22 +1512,32 @@ static enum sv_err put_wbuf(struct wtx *w, int db, const void *k, size_t kl,
     return rc;
 }
 
+/* The stored totals (zero before the first commit). */
+static enum sv_err totals_load(struct sv_cat *cat, MDB_txn *txn,
+                               struct sv_cat_totals *t)
+{
+    MDB_val v;
+    enum sv_err rc;
+
+    memset(t, 0, sizeof(*t));
+    rc = tget(cat, txn, DB_META, META_TOTALS, strlen(META_TOTALS), &v);
+    if (rc == SV_NOTFOUND)
+        return SV_OK;
+    if (!rc && (rc = totals_decode(v.mv_data, v.mv_size, t)))
+        rc = rec_err(cat, rc, DB_META, META_TOTALS, strlen(META_TOTALS));
+    return rc;
+}
+
 static enum sv_err flush_totals(struct wtx *w)
 {
-    struct sv_cat_totals t = {0};
+    struct sv_cat_totals t;
     struct wbuf b = {0};
-    MDB_val v;
     enum sv_err rc;
 
     if (!w->objects && !w->segments && !w->shards && !w->logical && !w->stored)
         return SV_OK;
-    rc = tget(w->cat, w->txn, DB_META, META_TOTALS, strlen(META_TOTALS), &v);
-    if (!rc) {
-        rc = totals_decode(v.mv_data, v.mv_size, &t);
-        if (rc)
-            return rec_err(w->cat, rc, DB_META, META_TOTALS,
-                           strlen(META_TOTALS));
-    } else if (rc != SV_NOTFOUND)
+    rc = totals_load(w->cat, w->txn, &t);
+    if (rc)
         return rc;
     t.objects = addc(t.objects, w->objects);
     t.segments = addc(t.segments, w->segments);
@@ -1807,20 +1818,21 @@ static void seg_account(struct wtx *w, const struct sv_seg_rec *s, int sign)
     w->segments += sign;
 }
 
-/* Remove every repair entry of (oid, segment), or of oid if segment < 0. */
-static enum sv_err repair_purge(struct wtx *w, const uint8_t *oid,
-                                int64_t segment)
+/*
+ * The repair entries of (oid, segment), or of oid if segment < 0, at any
+ * priority: the cursor seeks each priority present in turn (a queue holds
+ * few). del: delete each; else stop at the first. *n counts them.
+ */
+static int repair_walk(MDB_cursor *c, const uint8_t *oid, int64_t segment,
+                       int del, unsigned *n)
 {
     uint8_t k[REPAIR_KEY_LEN];
-    MDB_cursor *c;
     MDB_val key, dat;
     unsigned p = 0;
     const uint8_t *kp;
-    int rc, match;
+    int rc = 0, match;
 
-    rc = mdb_cursor_open(w->txn, w->cat->db[DB_REPAIR], &c);
-    if (rc)
-        return wchk(w, rc, "repair");
+    *n = 0;
     while (p <= 255) {
         repair_key(k, (uint8_t)p, oid, segment < 0 ? 0 : (uint32_t)segment);
         key = mval(k, sizeof(k));
@@ -1839,50 +1851,57 @@ static enum sv_err repair_purge(struct wtx *w, const uint8_t *oid,
             p++;
             continue;
         }
+        ++*n;
+        if (!del)
+            break;
         rc = mdb_cursor_del(c, 0);
         if (rc)
             break;
-        w->writes++;
     }
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Remove every repair entry of (oid, segment), or of oid if segment < 0. */
+static enum sv_err repair_purge(struct wtx *w, const uint8_t *oid,
+                                int64_t segment)
+{
+    MDB_cursor *c;
+    unsigned n;
+    int rc;
+
+    rc = mdb_cursor_open(w->txn, w->cat->db[DB_REPAIR], &c);
+    if (rc)
+        return wchk(w, rc, "repair");
+    rc = repair_walk(c, oid, segment, 1, &n);
     mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND ? SV_OK : wchk(w, rc, "repair");
+    w->writes += n;
+    return wchk(w, rc, "repair");
 }
 
 /* Is (oid, segment) queued for repair at any priority? */
 static enum sv_err repair_find(struct sv_cat *cat, MDB_txn *txn,
                                const uint8_t *oid, uint32_t segment, int *found)
 {
-    uint8_t k[REPAIR_KEY_LEN];
     MDB_cursor *c;
-    MDB_val key, dat;
-    unsigned p = 0;
-    const uint8_t *kp;
+    unsigned n = 0;
     int rc;
 
-    *found = 0;
     rc = mdb_cursor_open(txn, cat->db[DB_REPAIR], &c);
-    if (rc)
-        return lmdb_err(cat, rc, "repair");
-    while (p <= 255) {
-        repair_key(k, (uint8_t)p, oid, segment);
-        key = mval(k, sizeof(k));
-        rc = mdb_cursor_get(c, &key, &dat, MDB_SET_RANGE);
-        if (rc)
-            break;
-        kp = key.mv_data;
-        if (kp[0] != p) {
-            p = kp[0];
-            continue;
-        }
-        if (key.mv_size == REPAIR_KEY_LEN &&
-            !memcmp(kp + 1, k + 1, REPAIR_KEY_LEN - 1)) {
-            *found = 1;
-            break;
-        }
-        p++;
+    if (!rc) {
+        rc = repair_walk(c, oid, segment, 0, &n);
+        mdb_cursor_close(c);
     }
-    mdb_cursor_close(c);
-    return rc && rc != MDB_NOTFOUND ? lmdb_err(cat, rc, "repair") : SV_OK;
+    *found = n > 0;
+    return rc ? lmdb_err(cat, rc, "repair") : SV_OK;
+}
+
+static enum sv_err no_segment(const uint8_t *oid, uint32_t segment)
+{
+    char oh[2 * SV_OID_LEN + 1];
+
+    hex(oh, oid, SV_OID_LEN);
+    return sv_err_set(SV_NOTFOUND, "catalog: object %s has no segment %u", oh,
+                      segment);
 }
 
 struct segop {
@@ -1908,20 +1927,14 @@ static enum sv_err op_seg_store(struct wtx *w, void *arg)
     int fresh = 0, have_old = 0, same;
     unsigned i, good;
     enum sv_err rc;
-    char oh[2 * SV_OID_LEN + 1];
 
     rc = oidx_find(w->cat, w->txn, s->oid, &seq);
     if (rc == SV_NOTFOUND && !a->must_exist) {
         rc = seq_next(w, &seq);
         fresh = 1;
     }
-    if (rc == SV_NOTFOUND) {
-        hex(oh, s->oid, SV_OID_LEN);
-        return sv_err_set(SV_NOTFOUND,
-                          "catalog: object %s has no segment "
-                          "%u",
-                          oh, s->segment);
-    }
+    if (rc == SV_NOTFOUND)
+        return no_segment(s->oid, s->segment);
     if (rc)
         return rc;
     if (!fresh) {
@@ -1929,13 +1942,8 @@ static enum sv_err op_seg_store(struct wtx *w, void *arg)
         if (rc && rc != SV_NOTFOUND)
             return rc;
         have_old = !rc;
-        if (!have_old && a->must_exist) {
-            hex(oh, s->oid, SV_OID_LEN);
-            return sv_err_set(SV_NOTFOUND,
-                              "catalog: object %s has no "
-                              "segment %u",
-                              oh, s->segment);
-        }
+        if (!have_old && a->must_exist)
+            return no_segment(s->oid, s->segment);
         if (have_old && memcmp(old->oid, s->oid, SV_OID_LEN)) {
             seg_key(k, seq, s->segment);
             return rec_err(w->cat,
@@ -2091,7 +2099,6 @@ enum sv_err sv_cat_get_segment(struct sv_cat *cat,
     MDB_txn *txn;
     uint64_t seq;
     enum sv_err rc;
-    char oh[2 * SV_OID_LEN + 1];
 
     if (!cat || !oid || !out)
         return sv_err_set(SV_INVAL, "sv_cat_get_segment: NULL argument");
@@ -2116,11 +2123,8 @@ enum sv_err sv_cat_get_segment(struct sv_cat *cat,
                      DB_SEGMENTS, k, sizeof(k));
     }
     rtx_end(cat, txn);
-    if (rc == SV_NOTFOUND) {
-        hex(oh, oid, SV_OID_LEN);
-        rc = sv_err_set(SV_NOTFOUND, "catalog: object %s has no segment %u", oh,
-                        segment);
-    }
+    if (rc == SV_NOTFOUND)
+        rc = no_segment(oid, segment);
     if (!rc)
         memcpy(out, t, sizeof(*t));
     free(t);
@@ -3506,7 +3510,6 @@ static enum sv_err op_repair_add(struct wtx *w, void *arg)
     struct sv_seg_rec *s;
     uint64_t seq;
     uint8_t reason = REPAIR_QUEUED;
-    char oh[2 * SV_OID_LEN + 1];
     enum sv_err rc;
 
     s = malloc(sizeof(*s));
@@ -3517,13 +3520,8 @@ static enum sv_err op_repair_add(struct wtx *w, void *arg)
         rc =
             seg_load(w->cat, w->txn, seq, get_be32(a->key + 1 + SV_OID_LEN), s);
     free(s);
-    if (rc == SV_NOTFOUND) {
-        hex(oh, a->key + 1, SV_OID_LEN);
-        return sv_err_set(SV_NOTFOUND,
-                          "catalog: object %s has no segment "
-                          "%u to repair",
-                          oh, get_be32(a->key + 1 + SV_OID_LEN));
-    }
+    if (rc == SV_NOTFOUND)
+        return no_segment(a->key + 1, get_be32(a->key + 1 + SV_OID_LEN));
     if (rc)
         return rc;
     return wput(w, DB_REPAIR, a->key, REPAIR_KEY_LEN, &reason, 1, 0);
@@ -3654,13 +3652,37 @@ struct stateop {
     size_t vlen;
 };
 
-enum sv_err sv_cat_state_get(struct sv_cat *cat, const char *key, uint8_t **val,
-                             size_t *len)
+/* A malloc'd copy of the value at key in table db (SV_NOTFOUND quietly). */
+static enum sv_err get_copy(struct sv_cat *cat, int db, const void *key,
+                            size_t klen, uint8_t **val, size_t *len)
 {
     MDB_txn *txn;
     MDB_val v;
-    size_t kl;
     uint8_t *copy = NULL;
+    enum sv_err rc = rtx_begin(cat, &txn);
+
+    if (rc)
+        return rc;
+    rc = tget(cat, txn, db, key, klen, &v);
+    if (!rc) {
+        copy = malloc(v.mv_size ? v.mv_size : 1);
+        if (copy)
+            memcpy(copy, v.mv_data, v.mv_size);
+        else
+            rc = sv_err_set(SV_NOMEM, "catalog: out of memory");
+    }
+    rtx_end(cat, txn);
+    if (!rc) {
+        *val = copy;
+        *len = v.mv_size;
+    }
+    return rc;
+}
+
+enum sv_err sv_cat_state_get(struct sv_cat *cat, const char *key, uint8_t **val,
+                             size_t *len)
+{
+    size_t kl;
     enum sv_err rc;
 
     if (!cat || !key || !val || !len)
@@ -3670,24 +3692,9 @@ enum sv_err sv_cat_state_get(struct sv_cat *cat, const char *key, uint8_t **val,
                           "catalog: a state key must be 1 to %d "
                           "bytes",
                           STATE_KEY_MAX);
-    rc = rtx_begin(cat, &txn);
-    if (rc)
-        return rc;
-    rc = tget(cat, txn, DB_STATE, key, kl, &v);
-    if (!rc) {
-        copy = malloc(v.mv_size ? v.mv_size : 1);
-        if (copy)
-            memcpy(copy, v.mv_data, v.mv_size);
-        else
-            rc = sv_err_set(SV_NOMEM, "catalog: out of memory");
-    }
-    rtx_end(cat, txn);
+    rc = get_copy(cat, DB_STATE, key, kl, val, len);
     if (rc == SV_NOTFOUND)
         return sv_err_set(SV_NOTFOUND, "catalog: no state '%s'", key);
-    if (!rc) {
-        *val = copy;
-        *len = v.mv_size;
-    }
     return rc;
 }
 
@@ -3788,22 +3795,14 @@ enum sv_err sv_cat_totals(struct sv_cat *cat, struct sv_cat_totals *out)
 {
     struct sv_cat_totals t;
     MDB_txn *txn;
-    MDB_val v;
     enum sv_err rc;
 
     if (!cat || !out)
         return sv_err_set(SV_INVAL, "sv_cat_totals: NULL argument");
-    memset(&t, 0, sizeof(t));
     rc = rtx_begin(cat, &txn);
     if (rc)
         return rc;
-    rc = tget(cat, txn, DB_META, META_TOTALS, strlen(META_TOTALS), &v);
-    if (!rc) {
-        rc = totals_decode(v.mv_data, v.mv_size, &t);
-        if (rc)
-            rc = rec_err(cat, rc, DB_META, META_TOTALS, strlen(META_TOTALS));
-    } else if (rc == SV_NOTFOUND)
-        rc = SV_OK;
+    rc = totals_load(cat, txn, &t);
     rtx_end(cat, txn);
     if (!rc)
         *out = t;
@@ -4473,7 +4472,6 @@ static enum sv_err chk_meta(struct chk *c, struct sv_cat_totals *t)
     uint32_t schema;
     enum sv_err rc;
 
-    memset(t, 0, sizeof(*t));
     rc = rtx_begin(c->cat, &txn);
     if (rc)
         return rc;
@@ -4487,9 +4485,9 @@ static enum sv_err chk_meta(struct chk *c, struct sv_cat_totals *t)
     rc = tget(c->cat, txn, DB_META, META_VAULT, strlen(META_VAULT), &v);
     if (!rc && (rc = meta_decode(v.mv_data, v.mv_size, &m)))
         bad_record(c, rc, DB_META, META_VAULT, strlen(META_VAULT));
-    rc = tget(c->cat, txn, DB_META, META_TOTALS, strlen(META_TOTALS), &v);
-    if (!rc && (rc = totals_decode(v.mv_data, v.mv_size, t)))
-        bad_record(c, rc, DB_META, META_TOTALS, strlen(META_TOTALS));
+    rc = totals_load(c->cat, txn, t);
+    if (rc == SV_CORRUPT || rc == SV_VERSION)
+        problem(c, "%s", sv_errmsg(rc));
     c->next_seq = 1;
     rc = tget(c->cat, txn, DB_META, META_SEQ, strlen(META_SEQ), &v);
     if (!rc && v.mv_size == 8)
@@ -4793,26 +4791,10 @@ enum sv_err sv_cat_test_raw_get(struct sv_cat *cat, const char *db,
                                 size_t *vlen)
 {
     int d = db_by_name(db);
-    MDB_txn *txn;
-    MDB_val v;
-    enum sv_err rc;
 
     if (!cat || !key || d < 0 || !val || !vlen)
         return sv_err_set(SV_INVAL, "raw catalog read: bad argument");
-    rc = rtx_begin(cat, &txn);
-    if (rc)
-        return rc;
-    rc = tget(cat, txn, d, key, klen, &v);
-    if (!rc) {
-        *val = malloc(v.mv_size ? v.mv_size : 1);
-        if (*val) {
-            memcpy(*val, v.mv_data, v.mv_size);
-            *vlen = v.mv_size;
-        } else
-            rc = SV_NOMEM;
-    }
-    rtx_end(cat, txn);
-    return rc;
+    return get_copy(cat, d, key, klen, val, vlen);
 }
 
 enum sv_err sv_cat_test_seq(struct sv_cat *cat, const uint8_t oid[SV_OID_LEN],
