@@ -38,7 +38,7 @@ static void make_vault(void)
     s.n = 3;
     s.chunk_len = 8;
     for (i = 0; i < 3; i++) {
-        char name[8];
+        char name[16];
 
         snprintf(name, sizeof(name), "p%d", i);
         cr_assert_eq(sv_cat_provider_id(cat, name, &id), SV_OK);
