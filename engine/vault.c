@@ -288,7 +288,9 @@ enum sv_err sv_vault_create(const char *dir, const char *config_text,
 out:
     sv_cat_close(cat);
     sv_keys_free(kr);
-    if (rc && rc != SV_EXISTS) {
+    if (rc) {
+        /* only what this call made: an existing vault returned before
+         * anything was written */
         if (made_cat)
             remove_flat_dir(cat_dir);
         if (made_key)
