@@ -88,8 +88,9 @@ enum sv_err sv_shard_verify(const struct sv_keyring *kr, const uint8_t *buf,
 
 /*
  * Opaque name of shard (oid, segment, index): "<prefix>/<2 hex>/<32 hex>"
- * from a keyed BLAKE2b (naming key). prefix may be "" (then no leading
- * slash). out holds SV_SHARD_NAME_MAX bytes.
+ * from a keyed BLAKE2b (naming key). prefix may be "" or NULL (then no
+ * leading slash); a prefix longer than 64 bytes is cut at 64. out holds
+ * SV_SHARD_NAME_MAX bytes.
  */
 void sv_shard_name(const struct sv_keyring *kr, const char *prefix,
                    const uint8_t oid[SV_OID_LEN], uint64_t segment,

@@ -1,0 +1,457 @@
+/*
+ * engine/custody.c: key custody, splitting the key file's secret material
+ * among custodians and recombining it (sv_keys_split / sv_keys_combine).
+ *
+ * The secret is the root and the seed of every key-wrapping generation
+ * kept (engine/keys_int.h: sv_keys_secret_export). A share file (INI,
+ * inih, mode 0600) reads:
+ *
+ *   [shardvault-share]
+ *   version = 1
+ *   vault = <32 hex>       split = <32 hex>   (random per split)
+ *   index = 2              threshold = 3      shares = 5
+ *   oldest = 1             current = 2        (generations in the secret)
+ *   check = <32 hex>       (BLAKE2b keyed by the root over the rest)
+ *   share.0 = <64 hex>     share.1 = ...      (32 bytes of share each)
+ *
+ * Combining refuses shares of another vault or another split, duplicate
+ * indexes and too few shares before interpolating, and refuses the result
+ * (SV_AUTH) unless it reproduces the check value: a damaged or forged share
+ * is reported, never silently used.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "engine/keys.h"
+#include "engine/keys_int.h"
+#include "engine/shamir.h"
+
+#define SPLIT_ID_LEN 16
+#define CHECK_LEN 16
+#define PIECE 32 /* share bytes per share.N line */
+
+enum {
+    S_VERSION = 1 << 0,
+    S_VAULT = 1 << 1,
+    S_SPLIT = 1 << 2,
+    S_INDEX = 1 << 3,
+    S_THRESHOLD = 1 << 4,
+    S_SHARES = 1 << 5,
+    S_OLDEST = 1 << 6,
+    S_CURRENT = 1 << 7,
+    S_CHECK = 1 << 8,
+    S_ALL = (1 << 9) - 1,
+};
+
+static const char *const share_keys[] = {
+    "version", "vault",   "split",  "index", "threshold",
+    "shares",  "oldest",  "current", "check"};
+
+struct share {
+    const char *path;
+    uint32_t version, index, threshold, shares, oldest, current;
+    uint8_t vault[SV_VAULT_ID_LEN], split[SPLIT_ID_LEN], check[CHECK_LEN];
+    uint8_t *data;    /* sodium_malloc'd, cap pieces of PIECE bytes */
+    uint8_t *have;    /* which pieces were read */
+    size_t cap;       /* pieces room */
+    size_t npieces;   /* pieces present */
+};
+
+struct share_parse {
+    struct sv_ini ini; /* first: the handler's user pointer */
+    unsigned seen;
+    struct share *sh;
+};
+
+static void check_value(const uint8_t vault[SV_VAULT_ID_LEN], uint32_t oldest,
+                        uint32_t current, const uint8_t *secret, size_t len,
+                        uint8_t out[CHECK_LEN])
+{
+    crypto_generichash_state st;
+    uint8_t g[8];
+
+    g[0] = (uint8_t)oldest;
+    g[1] = (uint8_t)(oldest >> 8);
+    g[2] = (uint8_t)(oldest >> 16);
+    g[3] = (uint8_t)(oldest >> 24);
+    g[4] = (uint8_t)current;
+    g[5] = (uint8_t)(current >> 8);
+    g[6] = (uint8_t)(current >> 16);
+    g[7] = (uint8_t)(current >> 24);
+    crypto_generichash_init(&st, secret, SV_KEY_LEN, CHECK_LEN);
+    crypto_generichash_update(&st, (const uint8_t *)"shardvault share check",
+                              22);
+    crypto_generichash_update(&st, vault, SV_VAULT_ID_LEN);
+    crypto_generichash_update(&st, g, sizeof(g));
+    crypto_generichash_update(&st, secret + SV_KEY_LEN, len - SV_KEY_LEN);
+    crypto_generichash_final(&st, out, CHECK_LEN);
+    sodium_memzero(&st, sizeof(st));
+}
+
+/* ---- share files ---------------------------------------------------------- */
+
+static int share_piece(struct share_parse *p, const char *name,
+                       const char *value)
+{
+    struct share *sh = p->sh;
+    uint32_t i;
+
+    if (sv_ini_uint(name + 6, 0, SV_KEYS_MAX_GEN, &i) || i >= sh->cap)
+        return sv_ini_fail(&p->ini, SV_CORRUPT, "`%s`: not a share piece",
+                           name);
+    if (sh->have[i])
+        return sv_ini_fail(&p->ini, SV_CORRUPT, "`%s` appears twice", name);
+    if (sv_ini_hex(value, sh->data + (size_t)i * PIECE, PIECE))
+        return sv_ini_fail(&p->ini, SV_CORRUPT, "%s must be %d hex digits",
+                           name, 2 * PIECE);
+    sh->have[i] = 1;
+    sh->npieces++;
+    return 1;
+}
+
+static int share_handler(void *user, const char *section, const char *name,
+                         const char *value)
+{
+    struct share_parse *p = user;
+    struct share *sh = p->sh;
+    unsigned i, bit = 0;
+    int bad = 0;
+
+    if (strcmp(section, "shardvault-share"))
+        return sv_ini_fail(&p->ini, SV_CORRUPT,
+                           "`%s` is outside the [shardvault-share] section",
+                           name);
+    if (!strncmp(name, "share.", 6))
+        return share_piece(p, name, value);
+    for (i = 0; i < sizeof(share_keys) / sizeof(share_keys[0]); i++)
+        if (!strcmp(name, share_keys[i]))
+            bit = 1u << i;
+    if (!bit)
+        return sv_ini_fail(&p->ini, SV_CORRUPT, "unknown key `%s`", name);
+    if (p->seen & bit)
+        return sv_ini_fail(&p->ini, SV_CORRUPT, "`%s` appears twice", name);
+    p->seen |= bit;
+    switch (bit) {
+    case S_VERSION:
+        bad = sv_ini_uint(value, 0, SV_KEYS_MAX_GEN, &sh->version);
+        break;
+    case S_VAULT:
+        bad = sv_ini_hex(value, sh->vault, SV_VAULT_ID_LEN);
+        break;
+    case S_SPLIT:
+        bad = sv_ini_hex(value, sh->split, SPLIT_ID_LEN);
+        break;
+    case S_INDEX:
+        bad = sv_ini_uint(value, 1, SV_SHAMIR_MAX_SHARES, &sh->index);
+        break;
+    case S_THRESHOLD:
+        bad = sv_ini_uint(value, 2, SV_SHAMIR_MAX_SHARES, &sh->threshold);
+        break;
+    case S_SHARES:
+        bad = sv_ini_uint(value, 2, SV_SHAMIR_MAX_SHARES, &sh->shares);
+        break;
+    case S_OLDEST:
+        bad = sv_ini_uint(value, 1, SV_KEYS_MAX_GEN, &sh->oldest);
+        break;
+    case S_CURRENT:
+        bad = sv_ini_uint(value, 1, SV_KEYS_MAX_GEN, &sh->current);
+        break;
+    case S_CHECK:
+        bad = sv_ini_hex(value, sh->check, CHECK_LEN);
+        break;
+    default:
+        break;
+    }
+    if (bad)
+        return sv_ini_fail(&p->ini, SV_CORRUPT, "bad value for `%s`", name);
+    return 1;
+}
+
+static void share_release(struct share *sh)
+{
+    if (sh->data)
+        sodium_free(sh->data);
+    free(sh->have);
+    memset(sh, 0, sizeof(*sh));
+}
+
+static enum sv_err share_load(const char *path, struct share *sh)
+{
+    struct share_parse p;
+    char *text = NULL;
+    size_t len = 0, want;
+    enum sv_err rc;
+    unsigned i;
+
+    memset(sh, 0, sizeof(*sh));
+    sh->path = path;
+    rc = sv_keys_read_file(path, "key share", &text, &len);
+    if (rc)
+        return rc;
+    memset(&p, 0, sizeof(p));
+    p.ini.name = path;
+    p.ini.text = text;
+    p.ini.len = len;
+    p.sh = sh;
+    sh->cap = len / (8 + 2 * PIECE) + 1;
+    sh->data = sodium_malloc(sh->cap * PIECE);
+    sh->have = calloc(sh->cap, 1);
+    if (!sh->data || !sh->have) {
+        rc = sv_err_set(SV_NOMEM, "key share %s: out of memory", path);
+        goto out;
+    }
+    rc = sv_ini_run(&p.ini, share_handler, &p);
+    if (rc)
+        goto out;
+    for (i = 0; i < sizeof(share_keys) / sizeof(share_keys[0]); i++) {
+        if (!(p.seen & (1u << i))) {
+            rc = sv_err_set(SV_CORRUPT, "key share %s: no `%s` line", path,
+                            share_keys[i]);
+            goto out;
+        }
+    }
+    if (sh->version != 1) {
+        rc = sv_err_set(SV_VERSION,
+                        "key share %s: format version %u; this build reads "
+                        "version 1",
+                        path, sh->version);
+        goto out;
+    }
+    if (sh->threshold > sh->shares || sh->index > sh->shares ||
+        sh->oldest > sh->current) {
+        rc = sv_err_set(SV_CORRUPT,
+                        "key share %s: index %u, threshold %u of %u shares, "
+                        "generations %u..%u do not add up",
+                        path, sh->index, sh->threshold, sh->shares,
+                        sh->oldest, sh->current);
+        goto out;
+    }
+    want = sv_keys_secret_len(sh->oldest, sh->current) / PIECE;
+    for (i = 0; i < want && i < sh->cap && sh->have[i]; i++)
+        ;
+    if (i < want || sh->npieces != want) {
+        rc = sv_err_set(SV_CORRUPT,
+                        "key share %s: generations %u..%u need share.0 .. "
+                        "share.%zu, and %s",
+                        path, sh->oldest, sh->current, want - 1,
+                        i < want ? "one is missing" : "there are more");
+        goto out;
+    }
+out:
+    sodium_free(text);
+    if (rc)
+        share_release(sh);
+    return rc;
+}
+
+static enum sv_err share_write(const char *path, const struct share *sh,
+                               const uint8_t *data, size_t len)
+{
+    struct sv_sbuf b;
+    char name[32];
+    size_t i;
+    enum sv_err rc;
+
+    b.cap = 1024 + (len / PIECE) * (16 + 2 * PIECE);
+    b.len = 0;
+    b.p = sodium_malloc(b.cap);
+    if (!b.p)
+        return sv_err_set(SV_NOMEM, "key share %s: out of memory", path);
+    b.p[0] = '\0';
+    sv_sbuf_printf(&b,
+                   "# shardvault key share %u of %u: any %u shares "
+                   "recombine the key file\n"
+                   "# (`shardvault key combine`). Keep it apart from the "
+                   "other shares.\n"
+                   "[shardvault-share]\nversion = 1\n",
+                   sh->index, sh->shares, sh->threshold);
+    sv_sbuf_hex(&b, "vault", sh->vault, SV_VAULT_ID_LEN);
+    sv_sbuf_hex(&b, "split", sh->split, SPLIT_ID_LEN);
+    sv_sbuf_printf(&b,
+                   "index = %u\nthreshold = %u\nshares = %u\noldest = %u\n"
+                   "current = %u\n",
+                   sh->index, sh->threshold, sh->shares, sh->oldest,
+                   sh->current);
+    sv_sbuf_hex(&b, "check", sh->check, CHECK_LEN);
+    for (i = 0; i < len / PIECE; i++) {
+        snprintf(name, sizeof(name), "share.%zu", i);
+        sv_sbuf_hex(&b, name, data + i * PIECE, PIECE);
+    }
+    rc = sv_keys_write_file(path, "key share", b.p, b.len, 0);
+    sodium_free(b.p);
+    return rc;
+}
+
+/* ---- split and combine ------------------------------------------------------ */
+
+enum sv_err sv_keys_split(const char *key_path, unsigned n, unsigned t,
+                          const char *const *share_paths)
+{
+    struct sv_keyring *kr = NULL;
+    uint8_t *secret = NULL, *buf = NULL, *ptrs[SV_SHAMIR_MAX_SHARES];
+    struct share sh;
+    size_t len = 0;
+    unsigned i, written = 0;
+    enum sv_err rc;
+
+    if (!key_path || !share_paths || t < 2 || t > n ||
+        n > SV_SHAMIR_MAX_SHARES)
+        return sv_err_set(SV_INVAL,
+                          "key split: %u of %u shares is not a valid "
+                          "threshold (2 <= threshold <= shares <= %d)",
+                          t, n, SV_SHAMIR_MAX_SHARES);
+    for (i = 0; i < n; i++)
+        if (!share_paths[i])
+            return sv_err_set(SV_INVAL, "key split: no path for share %u",
+                              i + 1);
+    rc = sv_keys_load(key_path, &kr);
+    if (rc)
+        return rc;
+    memset(&sh, 0, sizeof(sh));
+    rc = sv_keys_secret_export(kr, &secret, &len, &sh.oldest, &sh.current);
+    if (rc)
+        goto out;
+    buf = sodium_malloc((size_t)n * len);
+    if (!buf) {
+        rc = sv_err_set(SV_NOMEM, "key split: out of memory");
+        goto out;
+    }
+    for (i = 0; i < n; i++)
+        ptrs[i] = buf + (size_t)i * len;
+    rc = sv_shamir_split(secret, len, n, t, ptrs);
+    if (rc)
+        goto out;
+    sv_keys_vault_id(kr, sh.vault);
+    randombytes_buf(sh.split, sizeof(sh.split));
+    check_value(sh.vault, sh.oldest, sh.current, secret, len, sh.check);
+    sh.threshold = t;
+    sh.shares = n;
+    for (i = 0; i < n && !rc; i++) {
+        sh.index = i + 1;
+        rc = share_write(share_paths[i], &sh, ptrs[i], len);
+        if (!rc)
+            written++;
+    }
+    if (rc) /* leave no partial set behind: a retry starts clean */
+        for (i = 0; i < written; i++)
+            unlink(share_paths[i]);
+out:
+    if (buf)
+        sodium_free(buf);
+    if (secret)
+        sodium_free(secret);
+    sv_keys_free(kr);
+    return rc;
+}
+
+/* Shares must come from one split of one vault, with distinct indexes and
+ * enough of them. */
+static enum sv_err shares_agree(const struct share *sh, unsigned count)
+{
+    unsigned i, j;
+
+    for (i = 1; i < count; i++) {
+        if (memcmp(sh[i].vault, sh[0].vault, SV_VAULT_ID_LEN))
+            return sv_err_set(SV_AUTH,
+                              "key shares %s and %s belong to different "
+                              "vaults",
+                              sh[0].path, sh[i].path);
+        if (memcmp(sh[i].split, sh[0].split, SPLIT_ID_LEN) ||
+            sh[i].threshold != sh[0].threshold ||
+            sh[i].shares != sh[0].shares || sh[i].oldest != sh[0].oldest ||
+            sh[i].current != sh[0].current ||
+            memcmp(sh[i].check, sh[0].check, CHECK_LEN))
+            return sv_err_set(SV_AUTH,
+                              "key shares %s and %s come from different "
+                              "splits; use shares of one split only",
+                              sh[0].path, sh[i].path);
+        for (j = 0; j < i; j++)
+            if (sh[j].index == sh[i].index)
+                return sv_err_set(SV_INVAL,
+                                  "key shares %s and %s are the same share "
+                                  "(index %u)",
+                                  sh[j].path, sh[i].path, sh[i].index);
+    }
+    if (count < sh[0].threshold)
+        return sv_err_set(SV_INVAL,
+                          "key combine: %u shares are needed, %u given",
+                          sh[0].threshold, count);
+    return SV_OK;
+}
+
+enum sv_err sv_keys_combine(const char *const *share_paths, unsigned count,
+                            const char *out_key_path)
+{
+    struct share sh[SV_SHAMIR_MAX_SHARES];
+    const uint8_t *ptrs[SV_SHAMIR_MAX_SHARES];
+    uint8_t xs[SV_SHAMIR_MAX_SHARES], check[CHECK_LEN];
+    struct sv_keyring *kr = NULL;
+    uint8_t *secret = NULL;
+    unsigned i, loaded = 0;
+    size_t len;
+    enum sv_err rc;
+    char *text = NULL;
+    size_t tlen;
+
+    if (!share_paths || !out_key_path || count == 0 ||
+        count > SV_SHAMIR_MAX_SHARES)
+        return sv_err_set(SV_INVAL, "key combine: %u shares given", count);
+    for (i = 0; i < count; i++) {
+        if (!share_paths[i])
+            return sv_err_set(SV_INVAL, "key combine: no path for share %u",
+                              i + 1);
+    }
+    rc = sv_keys_init();
+    for (i = 0; i < count && !rc; i++) {
+        rc = share_load(share_paths[i], &sh[i]);
+        if (!rc)
+            loaded++;
+    }
+    if (rc)
+        goto out;
+    rc = shares_agree(sh, count);
+    if (rc)
+        goto out;
+    len = sv_keys_secret_len(sh[0].oldest, sh[0].current);
+    secret = sodium_malloc(len);
+    if (!secret) {
+        rc = sv_err_set(SV_NOMEM, "key combine: out of memory");
+        goto out;
+    }
+    for (i = 0; i < count; i++) {
+        ptrs[i] = sh[i].data;
+        xs[i] = (uint8_t)sh[i].index;
+    }
+    rc = sv_shamir_combine(ptrs, xs, count, len, secret);
+    if (rc)
+        goto out;
+    check_value(sh[0].vault, sh[0].oldest, sh[0].current, secret, len, check);
+    if (crypto_verify_16(check, sh[0].check) != 0) {
+        rc = sv_err_set(SV_AUTH,
+                        "key combine: the recombined key fails its check "
+                        "value: a share is damaged, forged or from another "
+                        "split");
+        goto out;
+    }
+    rc = sv_keys_secret_import(sh[0].vault, sh[0].oldest, sh[0].current,
+                               secret, len, &kr);
+    if (rc)
+        goto out;
+    rc = sv_keys_render(kr, 0, &text, &tlen);
+    if (!rc)
+        rc = sv_keys_write_file(out_key_path, "key file", text, tlen, 0);
+out:
+    if (text)
+        sodium_free(text);
+    sv_keys_free(kr);
+    if (secret)
+        sodium_free(secret);
+    for (i = 0; i < loaded; i++)
+        share_release(&sh[i]);
+    sodium_memzero(check, sizeof(check));
+    return rc;
+}
