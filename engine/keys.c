@@ -851,6 +851,9 @@ enum sv_err sv_keys_load(const char *path, struct sv_keyring **out)
 
     if (!path || !out)
         return sv_err_set(SV_INVAL, "load key file: no path");
+    rc = sv_keys_init();
+    if (rc)
+        return rc;
     rc = sv_keys_read_file(path, "key file", &text, &len);
     if (rc)
         return rc;
@@ -869,6 +872,9 @@ enum sv_err sv_keys_load_command(const char *command, struct sv_keyring **out)
 
     if (!command || !*command || !out)
         return sv_err_set(SV_INVAL, "key_command is empty");
+    rc = sv_keys_init();
+    if (rc)
+        return rc;
     fflush(NULL);
     f = popen(command, "re");
     if (!f)
