@@ -19,6 +19,7 @@
  * (SV_AUTH) unless it reproduces the check value: a damaged or forged share
  * is reported, never silently used.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,38 +35,30 @@
 #define CHECK_LEN 16
 #define PIECE 32 /* share bytes per share.N line */
 
-enum {
-    S_VERSION = 1 << 0,
-    S_VAULT = 1 << 1,
-    S_SPLIT = 1 << 2,
-    S_INDEX = 1 << 3,
-    S_THRESHOLD = 1 << 4,
-    S_SHARES = 1 << 5,
-    S_OLDEST = 1 << 6,
-    S_CURRENT = 1 << 7,
-    S_CHECK = 1 << 8,
-    S_ALL = (1 << 9) - 1,
-};
-
-static const char *const share_keys[] = {
-    "version", "vault",   "split",  "index", "threshold",
-    "shares",  "oldest",  "current", "check"};
-
 struct share {
+    struct sv_ini ini; /* first: share_piece finds the rest */
     const char *path;
     uint32_t version, index, threshold, shares, oldest, current;
     uint8_t vault[SV_VAULT_ID_LEN], split[SPLIT_ID_LEN], check[CHECK_LEN];
-    uint8_t *data;    /* sodium_malloc'd, cap pieces of PIECE bytes */
-    uint8_t *have;    /* which pieces were read */
-    size_t cap;       /* pieces room */
-    size_t npieces;   /* pieces present */
+    uint8_t *data; /* sodium_malloc'd, cap pieces of PIECE bytes */
+    uint8_t *have; /* which pieces were read */
+    size_t cap;    /* pieces room */
+    size_t npieces;
 };
 
-struct share_parse {
-    struct sv_ini ini; /* first: the handler's user pointer */
-    unsigned seen;
-    struct share *sh;
+#define F(f) 0, offsetof(struct share, f)
+static const struct sv_ini_field share_fields[] = {
+    {"version", SV_INI_UINT, F(version), 0, 0, SV_KEYS_MAX_GEN},
+    {"vault", SV_INI_HEX, F(vault), SV_VAULT_ID_LEN, 0, 0},
+    {"split", SV_INI_HEX, F(split), SPLIT_ID_LEN, 0, 0},
+    {"index", SV_INI_UINT, F(index), 0, 1, SV_SHAMIR_MAX_SHARES},
+    {"threshold", SV_INI_UINT, F(threshold), 0, 2, SV_SHAMIR_MAX_SHARES},
+    {"shares", SV_INI_UINT, F(shares), 0, 2, SV_SHAMIR_MAX_SHARES},
+    {"oldest", SV_INI_UINT, F(oldest), 0, 1, SV_KEYS_MAX_GEN},
+    {"current", SV_INI_UINT, F(current), 0, 1, SV_KEYS_MAX_GEN},
+    {"check", SV_INI_HEX, F(check), CHECK_LEN, 0, 0},
 };
+#define NSHARE_FIELDS (sizeof(share_fields) / sizeof(share_fields[0]))
 
 static void check_value(const uint8_t vault[SV_VAULT_ID_LEN], uint32_t oldest,
                         uint32_t current, const uint8_t *secret, size_t len,
@@ -94,80 +87,22 @@ static void check_value(const uint8_t vault[SV_VAULT_ID_LEN], uint32_t oldest,
 
 /* ---- share files ---------------------------------------------------------- */
 
-static int share_piece(struct share_parse *p, const char *name,
-                       const char *value)
+/* share.N = <piece N of this share> */
+static int share_piece(struct sv_ini *ini, const char *name,
+                       const char *suffix, const char *value)
 {
-    struct share *sh = p->sh;
+    struct share *sh = (struct share *)ini;
     uint32_t i;
 
-    if (sv_ini_uint(name + 6, 0, SV_KEYS_MAX_GEN, &i) || i >= sh->cap)
-        return sv_ini_fail(&p->ini, SV_CORRUPT, "`%s`: not a share piece",
-                           name);
+    if (sv_ini_uint(suffix, 0, SV_KEYS_MAX_GEN, &i) || i >= sh->cap)
+        return sv_ini_fail(ini, SV_CORRUPT, "`%s`: not a share piece", name);
     if (sh->have[i])
-        return sv_ini_fail(&p->ini, SV_CORRUPT, "`%s` appears twice", name);
+        return sv_ini_fail(ini, SV_CORRUPT, "`%s` appears twice", name);
     if (sv_ini_hex(value, sh->data + (size_t)i * PIECE, PIECE))
-        return sv_ini_fail(&p->ini, SV_CORRUPT, "%s must be %d hex digits",
-                           name, 2 * PIECE);
+        return sv_ini_fail(ini, SV_CORRUPT, "%s must be %d hex digits", name,
+                           2 * PIECE);
     sh->have[i] = 1;
     sh->npieces++;
-    return 1;
-}
-
-static int share_handler(void *user, const char *section, const char *name,
-                         const char *value)
-{
-    struct share_parse *p = user;
-    struct share *sh = p->sh;
-    unsigned i, bit = 0;
-    int bad = 0;
-
-    if (strcmp(section, "shardvault-share"))
-        return sv_ini_fail(&p->ini, SV_CORRUPT,
-                           "`%s` is outside the [shardvault-share] section",
-                           name);
-    if (!strncmp(name, "share.", 6))
-        return share_piece(p, name, value);
-    for (i = 0; i < sizeof(share_keys) / sizeof(share_keys[0]); i++)
-        if (!strcmp(name, share_keys[i]))
-            bit = 1u << i;
-    if (!bit)
-        return sv_ini_fail(&p->ini, SV_CORRUPT, "unknown key `%s`", name);
-    if (p->seen & bit)
-        return sv_ini_fail(&p->ini, SV_CORRUPT, "`%s` appears twice", name);
-    p->seen |= bit;
-    switch (bit) {
-    case S_VERSION:
-        bad = sv_ini_uint(value, 0, SV_KEYS_MAX_GEN, &sh->version);
-        break;
-    case S_VAULT:
-        bad = sv_ini_hex(value, sh->vault, SV_VAULT_ID_LEN);
-        break;
-    case S_SPLIT:
-        bad = sv_ini_hex(value, sh->split, SPLIT_ID_LEN);
-        break;
-    case S_INDEX:
-        bad = sv_ini_uint(value, 1, SV_SHAMIR_MAX_SHARES, &sh->index);
-        break;
-    case S_THRESHOLD:
-        bad = sv_ini_uint(value, 2, SV_SHAMIR_MAX_SHARES, &sh->threshold);
-        break;
-    case S_SHARES:
-        bad = sv_ini_uint(value, 2, SV_SHAMIR_MAX_SHARES, &sh->shares);
-        break;
-    case S_OLDEST:
-        bad = sv_ini_uint(value, 1, SV_KEYS_MAX_GEN, &sh->oldest);
-        break;
-    case S_CURRENT:
-        bad = sv_ini_uint(value, 1, SV_KEYS_MAX_GEN, &sh->current);
-        break;
-    case S_CHECK:
-        bad = sv_ini_hex(value, sh->check, CHECK_LEN);
-        break;
-    default:
-        break;
-    }
-    if (bad)
-        return sv_ini_fail(&p->ini, SV_CORRUPT, "bad value for `%s`", name);
     return 1;
 }
 
@@ -181,22 +116,16 @@ static void share_release(struct share *sh)
 
 static enum sv_err share_load(const char *path, struct share *sh)
 {
-    struct share_parse p;
     char *text = NULL;
-    size_t len = 0, want;
+    const char *missing;
+    size_t len = 0, want, i;
     enum sv_err rc;
-    unsigned i;
 
     memset(sh, 0, sizeof(*sh));
     sh->path = path;
     rc = sv_keys_read_file(path, "key share", &text, &len);
     if (rc)
         return rc;
-    memset(&p, 0, sizeof(p));
-    p.ini.name = path;
-    p.ini.text = text;
-    p.ini.len = len;
-    p.sh = sh;
     sh->cap = len / (8 + 2 * PIECE) + 1;
     sh->data = sodium_malloc(sh->cap * PIECE);
     sh->have = calloc(sh->cap, 1);
@@ -204,15 +133,23 @@ static enum sv_err share_load(const char *path, struct share *sh)
         rc = sv_err_set(SV_NOMEM, "key share %s: out of memory", path);
         goto out;
     }
-    rc = sv_ini_run(&p.ini, share_handler, &p);
+    sh->ini.name = path;
+    sh->ini.text = text;
+    sh->ini.len = len;
+    sh->ini.section = "shardvault-share";
+    sh->ini.fields = share_fields;
+    sh->ini.nfields = NSHARE_FIELDS;
+    sh->ini.base = sh;
+    sh->ini.prefix = "share.";
+    sh->ini.numbered = share_piece;
+    rc = sv_ini_run(&sh->ini);
     if (rc)
         goto out;
-    for (i = 0; i < sizeof(share_keys) / sizeof(share_keys[0]); i++) {
-        if (!(p.seen & (1u << i))) {
-            rc = sv_err_set(SV_CORRUPT, "key share %s: no `%s` line", path,
-                            share_keys[i]);
-            goto out;
-        }
+    missing = sv_ini_missing(&sh->ini, (1u << NSHARE_FIELDS) - 1);
+    if (missing) {
+        rc = sv_err_set(SV_CORRUPT, "key share %s: no `%s` line", path,
+                        missing);
+        goto out;
     }
     if (sh->version != 1) {
         rc = sv_err_set(SV_VERSION,
@@ -233,14 +170,12 @@ static enum sv_err share_load(const char *path, struct share *sh)
     want = sv_keys_secret_len(sh->oldest, sh->current) / PIECE;
     for (i = 0; i < want && i < sh->cap && sh->have[i]; i++)
         ;
-    if (i < want || sh->npieces != want) {
+    if (i < want || sh->npieces != want)
         rc = sv_err_set(SV_CORRUPT,
                         "key share %s: generations %u..%u need share.0 .. "
                         "share.%zu, and %s",
                         path, sh->oldest, sh->current, want - 1,
                         i < want ? "one is missing" : "there are more");
-        goto out;
-    }
 out:
     sodium_free(text);
     if (rc)

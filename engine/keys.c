@@ -32,16 +32,11 @@
 #include "engine/keys.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
@@ -87,313 +82,6 @@ static void le32(uint8_t *p, uint32_t v)
     p[1] = (uint8_t)(v >> 8);
     p[2] = (uint8_t)(v >> 16);
     p[3] = (uint8_t)(v >> 24);
-}
-
-/* ---- INI reading shared with custody.c ---------------------------------- */
-
-int sv_ini_fail(struct sv_ini *p, enum sv_err e, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (p->errline)
-        return 0;
-    p->errline = p->line ? p->line : 1;
-    p->err = e;
-    va_start(ap, fmt);
-    vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
-    va_end(ap);
-    return 0;
-}
-
-/* inih's line reader: one line (through '\n') per call, so the calls count
- * lines exactly as inih does; a line that does not fit is refused. */
-static char *sv_ini_reader(char *str, int num, void *stream)
-{
-    struct sv_ini *p = stream;
-    size_t max = num > 1 ? (size_t)num - 1 : 0, n = 0;
-
-    if (p->pos >= p->len || max < 2)
-        return NULL;
-    p->line++;
-    while (n < max && p->pos < p->len) {
-        char c = p->text[p->pos++];
-
-        str[n++] = c;
-        if (c == '\n')
-            break;
-    }
-    str[n] = '\0';
-    if (n == max && str[n - 1] != '\n' && p->pos < p->len) {
-        sv_ini_fail(p, SV_CORRUPT, "line longer than %zu bytes", max - 2);
-        return NULL;
-    }
-    return str;
-}
-
-enum sv_err sv_ini_run(struct sv_ini *p, ini_handler h, void *user)
-{
-    int ret;
-
-    p->pos = 0;
-    p->line = 0;
-    p->errline = 0;
-    if (memchr(p->text, '\0', p->len))
-        return sv_err_set(SV_CORRUPT, "%s: contains a NUL byte", p->name);
-    ret = ini_parse_stream(sv_ini_reader, p, h, user);
-    sodium_stackzero(8192);
-    if (ret == -2)
-        return sv_err_set(SV_NOMEM, "%s: out of memory while parsing",
-                          p->name);
-    if (ret > 0 && (!p->errline || (unsigned)ret < p->errline))
-        return sv_err_set(SV_CORRUPT,
-                          "%s: line %d: expected `name = value` or a "
-                          "[section]",
-                          p->name, ret);
-    if (p->errline)
-        return sv_err_set(p->err, "%s: line %u: %s", p->name, p->errline,
-                          p->msg);
-    return SV_OK;
-}
-
-int sv_ini_hex(const char *value, uint8_t *out, size_t len)
-{
-    size_t vlen = strlen(value), got = 0;
-    const char *end = NULL;
-
-    if (vlen != 2 * len)
-        return -1;
-    if (sodium_hex2bin(out, len, value, vlen, NULL, &got, &end) != 0 ||
-        got != len || end != value + vlen) {
-        sodium_memzero(out, len);
-        return -1;
-    }
-    return 0;
-}
-
-int sv_ini_uint(const char *value, uint32_t lo, uint32_t hi, uint32_t *out)
-{
-    uint64_t v = 0;
-    size_t i, n = strlen(value);
-
-    if (n == 0 || n > 10 || (n > 1 && value[0] == '0'))
-        return -1;
-    for (i = 0; i < n; i++) {
-        if (value[i] < '0' || value[i] > '9')
-            return -1;
-        v = v * 10 + (uint64_t)(value[i] - '0');
-    }
-    if (v < lo || v > hi)
-        return -1;
-    *out = (uint32_t)v;
-    return 0;
-}
-
-void sv_sbuf_printf(struct sv_sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    if (n > 0 && (size_t)n < b->cap - b->len)
-        b->len += (size_t)n;
-    else
-        b->p[b->len] = '\0';
-}
-
-void sv_sbuf_hex(struct sv_sbuf *b, const char *name, const uint8_t *bin,
-                 size_t len)
-{
-    sv_sbuf_printf(b, "%s = ", name);
-    if (b->cap - b->len < 2 * len + 2)
-        return;
-    sodium_bin2hex(b->p + b->len, 2 * len + 1, bin, len);
-    b->len += 2 * len;
-    b->p[b->len++] = '\n';
-    b->p[b->len] = '\0';
-}
-
-/* ---- secret files -------------------------------------------------------- */
-
-static enum sv_err fsync_dir_of(const char *path, const char *what)
-{
-    char *copy = strdup(path);
-    enum sv_err rc = SV_OK;
-    int fd;
-
-    if (!copy)
-        return sv_err_set(SV_NOMEM, "%s %s: out of memory", what, path);
-    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0)
-        rc = sv_err_set(SV_IO, "%s %s: cannot sync its directory: %s", what,
-                        path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    free(copy);
-    return rc;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-
-    while (len) {
-        ssize_t w = write(fd, p, len);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-enum sv_err sv_keys_write_file(const char *path, const char *what,
-                               const void *buf, size_t len, int replace)
-{
-    char *real = NULL, *tmp = NULL;
-    const char *target = path, *written;
-    enum sv_err rc = SV_OK;
-    int fd;
-
-    if (replace) {
-        real = realpath(path, NULL);
-        if (real)
-            target = real;
-        if (asprintf(&tmp, "%s.tmp.XXXXXX", target) < 0) {
-            tmp = NULL;
-            rc = sv_err_set(SV_NOMEM, "%s %s: out of memory", what, path);
-            goto out;
-        }
-        fd = mkostemp(tmp, O_CLOEXEC);
-        written = tmp;
-    } else {
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                  0600);
-        written = path;
-        if (fd < 0 && errno == EEXIST) {
-            rc = sv_err_set(SV_EXISTS,
-                            "%s %s already exists; it is never overwritten",
-                            what, path);
-            goto out;
-        }
-    }
-    if (fd < 0) {
-        rc = sv_err_set(errno == EACCES ? SV_DENIED : SV_IO,
-                        "%s %s: cannot create: %s", what, path,
-                        strerror(errno));
-        goto out;
-    }
-    if (fchmod(fd, 0600) != 0 || write_all(fd, buf, len) != 0 ||
-        fsync(fd) != 0) {
-        rc = sv_err_set(errno == ENOSPC ? SV_NOSPACE : SV_IO,
-                        "%s %s: cannot write: %s", what, path,
-                        strerror(errno));
-        close(fd);
-        unlink(written);
-        goto out;
-    }
-    if (close(fd) != 0) {
-        rc = sv_err_set(SV_IO, "%s %s: cannot write: %s", what, path,
-                        strerror(errno));
-        unlink(written);
-        goto out;
-    }
-    if (replace && rename(tmp, target) != 0) {
-        rc = sv_err_set(SV_IO, "%s %s: cannot replace: %s", what, path,
-                        strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    rc = fsync_dir_of(target, what);
-out:
-    free(tmp);
-    free(real);
-    return rc;
-}
-
-/* Read at most SV_KEYFILE_MAX bytes from fd into a sodium_malloc'd,
- * NUL-terminated buffer. */
-static enum sv_err read_fd(int fd, FILE *f, const char *name, char **buf,
-                           size_t *len)
-{
-    char *b = sodium_malloc(SV_KEYFILE_MAX + 1);
-    size_t n = 0;
-
-    if (!b)
-        return sv_err_set(SV_NOMEM, "%s: out of memory", name);
-    for (;;) {
-        ssize_t r;
-
-        if (f) {
-            r = (ssize_t)fread(b + n, 1, SV_KEYFILE_MAX + 1 - n, f);
-            if (r == 0 && ferror(f))
-                r = -1;
-        } else {
-            r = read(fd, b + n, SV_KEYFILE_MAX + 1 - n);
-            if (r < 0 && errno == EINTR)
-                continue;
-        }
-        if (r < 0) {
-            sodium_free(b);
-            return sv_err_set(SV_IO, "%s: cannot read: %s", name,
-                              strerror(errno));
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-        if (n > SV_KEYFILE_MAX) {
-            sodium_free(b);
-            return sv_err_set(SV_CORRUPT,
-                              "%s: longer than %d bytes; not a shardvault "
-                              "key file",
-                              name, SV_KEYFILE_MAX);
-        }
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return SV_OK;
-}
-
-enum sv_err sv_keys_read_file(const char *path, const char *what, char **buf,
-                              size_t *len)
-{
-    struct stat st;
-    enum sv_err rc;
-    int fd;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return sv_err_set(SV_NOTFOUND, "%s %s does not exist", what,
-                              path);
-        return sv_err_set(errno == EACCES ? SV_DENIED : SV_IO,
-                          "%s %s: cannot open: %s", what, path,
-                          strerror(errno));
-    }
-    if (fstat(fd, &st) != 0) {
-        rc = sv_err_set(SV_IO, "%s %s: %s", what, path, strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = sv_err_set(SV_IO, "%s %s is not a regular file", what, path);
-        goto out;
-    }
-    if (st.st_mode & 077) {
-        rc = sv_err_set(SV_DENIED,
-                        "%s %s is accessible by group or others (mode "
-                        "%04o); run `chmod 600 %s`",
-                        what, path, (unsigned)(st.st_mode & 07777), path);
-        goto out;
-    }
-    rc = read_fd(fd, NULL, path, buf, len);
-out:
-    close(fd);
-    return rc;
 }
 
 /* ---- keyring construction ------------------------------------------------ */
@@ -582,18 +270,6 @@ enum sv_err sv_keys_render(const struct sv_keyring *kr, int maintenance,
 
 /* ---- key file parsing ---------------------------------------------------- */
 
-enum {
-    K_VERSION = 1 << 0,
-    K_KIND = 1 << 1,
-    K_VAULT = 1 << 2,
-    K_ROOT = 1 << 3,
-    K_OLDEST = 1 << 4,
-    K_CURRENT = 1 << 5,
-    K_MAINT = 1 << 6,
-    K_NAMING = 1 << 7,
-    K_KWK = 1 << 8,
-};
-
 struct kf_seed {
     uint32_t gen;
     uint8_t seed[SV_KEY_LEN];
@@ -606,113 +282,57 @@ struct kf_secret {
 };
 
 struct kf_parse {
-    struct sv_ini ini; /* first: the handler's user pointer */
-    unsigned seen;
+    struct sv_ini ini; /* first: kf_seed_line finds the rest */
     uint32_t version, oldest, current;
-    int maintenance;
+    char kind[16];
     uint8_t vault[SV_VAULT_ID_LEN];
     struct kf_secret *s;
     size_t nseeds, capseeds;
 };
 
-static int kf_seed_line(struct kf_parse *p, const char *name,
-                        const char *value)
+/* Field i sets bit i of ini.seen. */
+enum { K_VERSION, K_KIND, K_VAULT, K_ROOT, K_OLDEST, K_CURRENT, K_MAINT,
+       K_NAMING, K_NFIELDS };
+#define BIT(f) (1u << (f))
+#define PUB(f) 0, offsetof(struct kf_parse, f)
+#define SEC(f) 1, offsetof(struct kf_secret, f)
+
+static const struct sv_ini_field kf_fields[K_NFIELDS] = {
+    [K_VERSION] = {"version", SV_INI_UINT, PUB(version), 0, 0,
+                   SV_KEYS_MAX_GEN},
+    [K_KIND] = {"kind", SV_INI_WORD, PUB(kind), 16, 0, 0},
+    [K_VAULT] = {"vault", SV_INI_HEX, PUB(vault), SV_VAULT_ID_LEN, 0, 0},
+    [K_ROOT] = {"root", SV_INI_HEX, SEC(root), SV_KEY_LEN, 0, 0},
+    [K_OLDEST] = {"oldest", SV_INI_UINT, PUB(oldest), 0, 1, SV_KEYS_MAX_GEN},
+    [K_CURRENT] = {"current", SV_INI_UINT, PUB(current), 0, 1,
+                   SV_KEYS_MAX_GEN},
+    [K_MAINT] = {"maint", SV_INI_HEX, SEC(maint), SV_KEY_LEN, 0, 0},
+    [K_NAMING] = {"naming", SV_INI_HEX, SEC(naming), SV_KEY_LEN, 0, 0},
+};
+
+/* kwk.N = <seed of generation N> */
+static int kf_seed_line(struct sv_ini *ini, const char *name,
+                        const char *suffix, const char *value)
 {
+    struct kf_parse *p = (struct kf_parse *)ini;
     uint32_t g;
     size_t i;
 
-    if (sv_ini_uint(name + 4, 2, SV_KEYS_MAX_GEN, &g))
-        return sv_ini_fail(&p->ini, SV_CORRUPT,
+    if (sv_ini_uint(suffix, 2, SV_KEYS_MAX_GEN, &g))
+        return sv_ini_fail(ini, SV_CORRUPT,
                            "`%s`: a generation number from 2 up was expected",
                            name);
     for (i = 0; i < p->nseeds; i++)
         if (p->s->seeds[i].gen == g)
-            return sv_ini_fail(&p->ini, SV_CORRUPT, "kwk.%u appears twice", g);
+            return sv_ini_fail(ini, SV_CORRUPT, "kwk.%u appears twice", g);
     if (p->nseeds == p->capseeds)
-        return sv_ini_fail(&p->ini, SV_CORRUPT, "too many generations");
+        return sv_ini_fail(ini, SV_CORRUPT, "too many generations");
     p->s->seeds[p->nseeds].gen = g;
     if (sv_ini_hex(value, p->s->seeds[p->nseeds].seed, SV_KEY_LEN))
-        return sv_ini_fail(&p->ini, SV_CORRUPT,
-                           "kwk.%u must be %d hex digits", g, 2 * SV_KEY_LEN);
+        return sv_ini_fail(ini, SV_CORRUPT, "kwk.%u must be %d hex digits",
+                           g, 2 * SV_KEY_LEN);
     p->nseeds++;
-    p->seen |= K_KWK;
     return 1;
-}
-
-static int kf_handler(void *user, const char *section, const char *name,
-                      const char *value)
-{
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } keys[] = {{"version", K_VERSION}, {"kind", K_KIND},
-                {"vault", K_VAULT},     {"root", K_ROOT},
-                {"oldest", K_OLDEST},   {"current", K_CURRENT},
-                {"maint", K_MAINT},     {"naming", K_NAMING}};
-    struct kf_parse *p = user;
-    unsigned bit = 0;
-    size_t i;
-    int bad = 0;
-
-    if (strcmp(section, "shardvault-key"))
-        return sv_ini_fail(&p->ini, SV_CORRUPT,
-                           "`%s` is outside the [shardvault-key] section",
-                           name);
-    if (!strncmp(name, "kwk.", 4))
-        return kf_seed_line(p, name, value);
-    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (!strcmp(name, keys[i].name))
-            bit = keys[i].bit;
-    if (!bit)
-        return sv_ini_fail(&p->ini, SV_CORRUPT, "unknown key `%s`", name);
-    if (p->seen & bit)
-        return sv_ini_fail(&p->ini, SV_CORRUPT, "`%s` appears twice", name);
-    p->seen |= bit;
-    switch (bit) {
-    case K_VERSION:
-        bad = sv_ini_uint(value, 0, SV_KEYS_MAX_GEN, &p->version);
-        break;
-    case K_KIND:
-        p->maintenance = !strcmp(value, "maintenance");
-        bad = !p->maintenance && strcmp(value, "full");
-        break;
-    case K_VAULT:
-        bad = sv_ini_hex(value, p->vault, SV_VAULT_ID_LEN);
-        break;
-    case K_ROOT:
-        bad = sv_ini_hex(value, p->s->root, SV_KEY_LEN);
-        break;
-    case K_OLDEST:
-        bad = sv_ini_uint(value, 1, SV_KEYS_MAX_GEN, &p->oldest);
-        break;
-    case K_CURRENT:
-        bad = sv_ini_uint(value, 1, SV_KEYS_MAX_GEN, &p->current);
-        break;
-    case K_MAINT:
-        bad = sv_ini_hex(value, p->s->maint, SV_KEY_LEN);
-        break;
-    case K_NAMING:
-        bad = sv_ini_hex(value, p->s->naming, SV_KEY_LEN);
-        break;
-    default:
-        break;
-    }
-    if (bad)
-        return sv_ini_fail(&p->ini, SV_CORRUPT, "bad value for `%s`", name);
-    return 1;
-}
-
-static const char *kf_first_missing(unsigned seen, unsigned need)
-{
-    static const char *const names[] = {"version", "kind",    "vault",
-                                        "root",    "oldest",  "current",
-                                        "maint",   "naming",  "kwk.N"};
-    unsigned i;
-
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if ((need & (1u << i)) && !(seen & (1u << i)))
-            return names[i];
-    return NULL;
 }
 
 static enum sv_err kf_maint_ring(struct kf_parse *p, struct sv_keyring **out)
@@ -776,15 +396,49 @@ static enum sv_err kf_full_ring(struct kf_parse *p, struct sv_keyring **out)
     return rc;
 }
 
+/* Which kind of key file the text is, once parsed: what it must and must
+ * not hold. */
+static enum sv_err kf_check_kind(struct kf_parse *p, int *maintenance)
+{
+    const unsigned full = BIT(K_ROOT) | BIT(K_OLDEST) | BIT(K_CURRENT);
+    const unsigned maint = BIT(K_MAINT) | BIT(K_NAMING);
+    const char *missing, *extra = NULL;
+    unsigned forbid, i;
+
+    if (!(p->ini.seen & BIT(K_VERSION)) || p->version != 1)
+        return sv_err_set(SV_CORRUPT, "%s: no `version = 1` line; not a "
+                                      "shardvault key file",
+                          p->ini.name);
+    *maintenance = !strcmp(p->kind, "maintenance");
+    if ((p->ini.seen & BIT(K_KIND)) && !*maintenance &&
+        strcmp(p->kind, "full"))
+        return sv_err_set(SV_CORRUPT,
+                          "%s: kind must be `full` or `maintenance`",
+                          p->ini.name);
+    missing = sv_ini_missing(&p->ini, BIT(K_VAULT) |
+                                          (*maintenance
+                                               ? maint
+                                               : BIT(K_ROOT) | BIT(K_CURRENT)));
+    forbid = p->ini.seen & (*maintenance ? full : maint);
+    for (i = 0; i < K_NFIELDS && !extra; i++)
+        if (forbid & BIT(i))
+            extra = kf_fields[i].name;
+    if (!extra && *maintenance && p->nseeds)
+        extra = "kwk.N";
+    if (missing || extra)
+        return sv_err_set(SV_CORRUPT, "%s: a %s key file %s `%s`",
+                          p->ini.name, *maintenance ? "maintenance" : "full",
+                          missing ? "needs" : "cannot have",
+                          missing ? missing : extra);
+    return SV_OK;
+}
+
 static enum sv_err parse_named(const char *text, size_t len, const char *name,
                                struct sv_keyring **out)
 {
-    const unsigned full_keys = K_ROOT | K_OLDEST | K_CURRENT | K_KWK;
-    const unsigned maint_keys = K_MAINT | K_NAMING;
     struct kf_parse p;
-    const char *missing;
     enum sv_err rc;
-    unsigned extra;
+    int maintenance = 0;
 
     if (!text || !out)
         return sv_err_set(SV_INVAL, "%s: no text or no result pointer", name);
@@ -797,42 +451,31 @@ static enum sv_err parse_named(const char *text, size_t len, const char *name,
     if (rc)
         return rc;
     memset(&p, 0, sizeof(p));
-    p.ini.name = name;
-    p.ini.text = text;
-    p.ini.len = len;
     p.oldest = 1;
     p.capseeds = len / (4 + 2 * SV_KEY_LEN) + 1;
     p.s = sodium_malloc(sizeof(*p.s) + p.capseeds * sizeof(struct kf_seed));
     if (!p.s)
         return sv_err_set(SV_NOMEM, "%s: out of memory", name);
-    rc = sv_ini_run(&p.ini, kf_handler, &p);
-    if ((p.seen & K_VERSION) && p.version > 1) {
+    p.ini.name = name;
+    p.ini.text = text;
+    p.ini.len = len;
+    p.ini.section = "shardvault-key";
+    p.ini.fields = kf_fields;
+    p.ini.nfields = K_NFIELDS;
+    p.ini.base = &p;
+    p.ini.secret = p.s;
+    p.ini.prefix = "kwk.";
+    p.ini.numbered = kf_seed_line;
+    rc = sv_ini_run(&p.ini);
+    if ((p.ini.seen & BIT(K_VERSION)) && p.version > 1)
         rc = sv_err_set(SV_VERSION,
                         "%s: key file format version %u; this build reads "
                         "version 1",
                         name, p.version);
-        goto out;
-    }
-    if (rc)
-        goto out;
-    if (!(p.seen & K_VERSION) || p.version != 1) {
-        rc = sv_err_set(SV_CORRUPT, "%s: no `version = 1` line; not a "
-                                    "shardvault key file",
-                        name);
-        goto out;
-    }
-    missing = kf_first_missing(
-        p.seen, K_VAULT | (p.maintenance ? maint_keys : K_ROOT | K_CURRENT));
-    extra = p.seen & (p.maintenance ? full_keys : maint_keys);
-    if (missing || extra) {
-        rc = sv_err_set(SV_CORRUPT, "%s: a %s key file %s `%s`", name,
-                        p.maintenance ? "maintenance" : "full",
-                        missing ? "needs" : "cannot have",
-                        missing ? missing : kf_first_missing(0, extra));
-        goto out;
-    }
-    rc = p.maintenance ? kf_maint_ring(&p, out) : kf_full_ring(&p, out);
-out:
+    if (!rc)
+        rc = kf_check_kind(&p, &maintenance);
+    if (!rc)
+        rc = maintenance ? kf_maint_ring(&p, out) : kf_full_ring(&p, out);
     sodium_free(p.s);
     return rc;
 }
@@ -880,7 +523,7 @@ enum sv_err sv_keys_load_command(const char *command, struct sv_keyring **out)
     if (!f)
         return sv_err_set(SV_IO, "key_command `%s`: cannot run: %s", command,
                           strerror(errno));
-    rc = read_fd(-1, f, "key_command output", &text, &len);
+    rc = sv_keys_read_stream(f, "key_command output", &text, &len);
     st = pclose(f);
     if (!rc && st == -1)
         rc = sv_err_set(SV_IO, "key_command `%s`: %s", command,

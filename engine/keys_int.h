@@ -3,17 +3,17 @@
  * engine/rotate.c (not part of any contract; nothing outside engine/ may
  * include it).
  *
- * The INI reader: key files and share files are parsed with inih through a
- * line reader that counts lines, so a refusal names the line; the first
- * error wins. Secret files are written through sv_keys_write_file.
+ * engine/keyfile.c holds the parts both file formats share: the INI parse
+ * (inih through a line reader that counts lines, so a refusal names the
+ * line; table-driven fields; the first error wins) and secret files (read
+ * refusing loose permissions, written 0600 and fsync'd).
  */
 #ifndef SV_KEYS_INT_H
 #define SV_KEYS_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include <ini.h>
+#include <stdio.h>
 
 #include "engine/error.h"
 #include "engine/keys.h"
@@ -23,10 +23,40 @@
 /* Generation numbers stay below this (room for the arithmetic). */
 #define SV_KEYS_MAX_GEN 0x7fffffffu
 
+/* One name = value line of a section: where its value goes. */
+enum sv_ini_kind {
+    SV_INI_UINT, /* decimal uint32_t in [lo, hi], no sign, no leading 0 */
+    SV_INI_HEX,  /* exactly 2 * len hex digits into len bytes */
+    SV_INI_WORD, /* text of at most len - 1 bytes, NUL terminated */
+};
+struct sv_ini_field {
+    const char *name;
+    enum sv_ini_kind kind;
+    int secret; /* 1: relative to sv_ini.secret, else to sv_ini.base */
+    size_t off, len;
+    uint32_t lo, hi;
+};
+
+/*
+ * A parse: one section, a table of fields (at most 32; field i sets bit i
+ * of seen, and a second line for it is refused), and numbered lines
+ * "<prefix>N" handed to numbered(). The caller's struct starts with this
+ * one, so numbered() can find it.
+ */
 struct sv_ini {
     const char *name; /* the file, for messages */
     const char *text;
-    size_t len, pos;
+    size_t len;
+    const char *section;
+    const struct sv_ini_field *fields;
+    size_t nfields;
+    void *base, *secret;
+    const char *prefix;
+    int (*numbered)(struct sv_ini *p, const char *name, const char *suffix,
+                    const char *value);
+    /* filled by the parse */
+    unsigned seen;
+    size_t pos;
     unsigned line;    /* lines handed to inih so far */
     unsigned errline; /* line of the first recorded error, 0 if none */
     enum sv_err err;
@@ -38,13 +68,15 @@ struct sv_ini {
 int sv_ini_fail(struct sv_ini *p, enum sv_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Parse p->text with handler h (user is handed to h; it must start with
- * struct sv_ini). Returns SV_OK or the first error, with the sentence
- * "NAME: line N: reason" set. Wipes the stack inih used. */
-enum sv_err sv_ini_run(struct sv_ini *p, ini_handler h, void *user);
+/* Parse p->text (no NUL bytes) with inih. Returns SV_OK or the first
+ * error, with the sentence "NAME: line N: reason" set. Wipes the stack
+ * inih used. */
+enum sv_err sv_ini_run(struct sv_ini *p);
 
-/* Strict value parsers for handlers: exactly 2 * len hex digits; a
- * decimal number in [lo, hi]. 0 on success. */
+/* The first field of need (a bit mask) that was not seen, or NULL. */
+const char *sv_ini_missing(const struct sv_ini *p, unsigned need);
+
+/* Strict value parsers (see enum sv_ini_kind); 0 on success. */
 int sv_ini_hex(const char *value, uint8_t *out, size_t len);
 int sv_ini_uint(const char *value, uint32_t lo, uint32_t hi, uint32_t *out);
 
@@ -59,9 +91,13 @@ enum sv_err sv_keys_write_file(const char *path, const char *what,
                                int replace) SV_MUST_CHECK;
 
 /* Read a whole secret file into sodium_malloc'd memory (*buf, NUL
- * terminated, freed with sodium_free), refusing group/world access. */
+ * terminated, freed with sodium_free), refusing group/world access and
+ * anything over SV_KEYFILE_MAX. */
 enum sv_err sv_keys_read_file(const char *path, const char *what, char **buf,
                               size_t *len) SV_MUST_CHECK;
+/* The same from a stream (key_command's output); name for messages. */
+enum sv_err sv_keys_read_stream(FILE *f, const char *name, char **buf,
+                                size_t *len) SV_MUST_CHECK;
 
 /*
  * The key file's secret material as one flat block for key custody:
