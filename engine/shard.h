@@ -10,8 +10,9 @@
  *     shards, for catalog rebuild)
  *   chunk (chunk length bytes: this shard's EC chunk)
  *   authenticator (SV_SHARD_TAG bytes: Poly1305 with a per-shard key
- *     derived from the maintenance key and object id | segment | index,
- *     over everything above)
+ *     derived from the maintenance key and object id | segment | index
+ *     (and header | record, so the one-time key changes with them), over
+ *     everything above)
  *
  * The parser takes untrusted bytes: every length is checked against the
  * buffer and against sane limits; malformed input is SV_CORRUPT with what
