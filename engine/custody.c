@@ -114,26 +114,25 @@ static void share_release(struct share *sh)
     memset(sh, 0, sizeof(*sh));
 }
 
-static enum sv_err share_load(const char *path, struct share *sh)
+/* Parse share text (name for messages) into sh; on failure sh is
+ * released. */
+static enum sv_err share_parse(const char *text, size_t len, const char *name,
+                               struct share *sh)
 {
-    char *text = NULL;
     const char *missing;
-    size_t len = 0, want, i;
+    size_t want, i;
     enum sv_err rc;
 
     memset(sh, 0, sizeof(*sh));
-    sh->path = path;
-    rc = sv_keys_read_file(path, "key share", &text, &len);
-    if (rc)
-        return rc;
+    sh->path = name;
     sh->cap = len / (8 + 2 * PIECE) + 1;
     sh->data = sodium_malloc(sh->cap * PIECE);
     sh->have = calloc(sh->cap, 1);
     if (!sh->data || !sh->have) {
-        rc = sv_err_set(SV_NOMEM, "key share %s: out of memory", path);
+        rc = sv_err_set(SV_NOMEM, "key share %s: out of memory", name);
         goto out;
     }
-    sh->ini.name = path;
+    sh->ini.name = name;
     sh->ini.text = text;
     sh->ini.len = len;
     sh->ini.section = "shardvault-share";
@@ -147,7 +146,7 @@ static enum sv_err share_load(const char *path, struct share *sh)
         goto out;
     missing = sv_ini_missing(&sh->ini, (1u << NSHARE_FIELDS) - 1);
     if (missing) {
-        rc = sv_err_set(SV_CORRUPT, "key share %s: no `%s` line", path,
+        rc = sv_err_set(SV_CORRUPT, "key share %s: no `%s` line", name,
                         missing);
         goto out;
     }
@@ -155,7 +154,7 @@ static enum sv_err share_load(const char *path, struct share *sh)
         rc = sv_err_set(SV_VERSION,
                         "key share %s: format version %u; this build reads "
                         "version 1",
-                        path, sh->version);
+                        name, sh->version);
         goto out;
     }
     if (sh->threshold > sh->shares || sh->index > sh->shares ||
@@ -163,7 +162,7 @@ static enum sv_err share_load(const char *path, struct share *sh)
         rc = sv_err_set(SV_CORRUPT,
                         "key share %s: index %u, threshold %u of %u shares, "
                         "generations %u..%u do not add up",
-                        path, sh->index, sh->threshold, sh->shares,
+                        name, sh->index, sh->threshold, sh->shares,
                         sh->oldest, sh->current);
         goto out;
     }
@@ -174,12 +173,43 @@ static enum sv_err share_load(const char *path, struct share *sh)
         rc = sv_err_set(SV_CORRUPT,
                         "key share %s: generations %u..%u need share.0 .. "
                         "share.%zu, and %s",
-                        path, sh->oldest, sh->current, want - 1,
+                        name, sh->oldest, sh->current, want - 1,
                         i < want ? "one is missing" : "there are more");
 out:
-    sodium_free(text);
     if (rc)
         share_release(sh);
+    return rc;
+}
+
+enum sv_err sv_keys_share_check(const char *text, size_t len)
+{
+    struct share sh;
+    enum sv_err rc;
+
+    if (!text)
+        return sv_err_set(SV_INVAL, "key share: no text");
+    if (len > SV_KEYFILE_MAX)
+        return sv_err_set(SV_CORRUPT, "key share text: longer than %d bytes",
+                          SV_KEYFILE_MAX);
+    rc = sv_keys_init();
+    if (!rc)
+        rc = share_parse(text, len, "key share text", &sh);
+    if (!rc)
+        share_release(&sh);
+    return rc;
+}
+
+static enum sv_err share_load(const char *path, struct share *sh)
+{
+    char *text = NULL;
+    size_t len = 0;
+    enum sv_err rc;
+
+    rc = sv_keys_read_file(path, "key share", &text, &len);
+    if (rc)
+        return rc;
+    rc = share_parse(text, len, path, sh);
+    sodium_free(text);
     return rc;
 }
 

@@ -127,6 +127,10 @@ void sv_sbuf_printf(struct sv_sbuf *b, const char *fmt, ...)
 void sv_sbuf_hex(struct sv_sbuf *b, const char *name, const uint8_t *bin,
                  size_t len);
 
+/* Parse and check key share text, then forget it (fuzzed): SV_CORRUPT,
+ * SV_VERSION as sv_keys_combine would report for that share. */
+enum sv_err sv_keys_share_check(const char *text, size_t len) SV_MUST_CHECK;
+
 /* Render kr as key file text into sodium_malloc'd *text. */
 enum sv_err sv_keys_render(const struct sv_keyring *kr, int maintenance,
                            char **text, size_t *len) SV_MUST_CHECK;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "engine/keys.h"
+#include "engine/keys_int.h"
 #include "tests/lib/keyfix.h"
 #include "tests/lib/testutil.h"
 
@@ -289,4 +290,18 @@ Test(custody, refusals)
     sv_keys_free(mk);
     free(m);
     free(out);
+}
+
+Test(custody, share_text_check)
+{
+    size_t len = 0;
+    uint8_t *t = tu_read_file(share[0], &len);
+
+    cr_assert_not_null(t);
+    cr_assert_eq(sv_keys_share_check((const char *)t, len), SV_OK);
+    cr_assert_eq(sv_keys_share_check((const char *)t, len / 2), SV_CORRUPT);
+    cr_assert_eq(sv_keys_share_check("[shardvault-share]\nversion = 2\n", 31),
+                 SV_CORRUPT); /* no other line: refused before the version */
+    cr_assert_eq(sv_keys_share_check(NULL, 3), SV_INVAL);
+    free(t);
 }
