@@ -521,32 +521,36 @@ enum sv_err sv_report_simulate(struct sv_report_model *m)
 
 /* ---- growth shares --------------------------------------------------- */
 
-/* The fraction of new bytes each provider receives: the explicit shares
- * when a what-if set them, else its share of the stored bytes among the
- * receiving providers (placement weights when nothing is stored yet). */
-static void growth_shares(const struct sv_report_model *m, double *sh)
+/* The fraction of new bytes each provider receives: its share of the
+ * shards of simulated segments placed today (engine/report.h). */
+static enum sv_err growth_shares(const struct sv_report_model *m, double *sh)
 {
-    double sum = 0;
+    unsigned cnt[SV_REPORT_MAX_PROV], n = m->k + m->m;
+    double total = 0;
+    struct placer *pl;
+    uint64_t s;
     size_t i;
 
-    if (m->shares_pinned) {
+    for (i = 0; i < m->nprov; i++)
+        sh[i] = 0;
+    if (!m->nprov || n == 0 || n > SV_MAX_N)
+        return SV_OK;
+    pl = malloc(sizeof(*pl));
+    if (!pl)
+        return sv_err_set(SV_NOMEM, "report: out of memory");
+    placer_init(pl, m);
+    for (s = 0; s < SV_REPORT_SIM_SEGMENTS; s++) {
+        memset(cnt, 0, m->nprov * sizeof(cnt[0]));
+        (void)place_fill(pl, s, n, cnt); /* a partial fill still counts */
         for (i = 0; i < m->nprov; i++)
-            sh[i] = m->prov[i].growth_share > 0 && receiving(&m->prov[i])
-                        ? m->prov[i].growth_share
-                        : 0;
-    } else {
-        for (i = 0; i < m->nprov; i++)
-            sh[i] = receiving(&m->prov[i]) ? (double)m->prov[i].bytes : 0;
-        for (i = 0; i < m->nprov; i++)
-            sum += sh[i];
-        if (sum <= 0)
-            place_weights(m, sh);
+            sh[i] += cnt[i];
     }
-    sum = 0;
+    free(pl);
     for (i = 0; i < m->nprov; i++)
-        sum += sh[i];
+        total += sh[i];
     for (i = 0; i < m->nprov; i++)
-        sh[i] = sum > 0 ? sh[i] / sum : 0;
+        sh[i] = total > 0 ? sh[i] / total : 0;
+    return SV_OK;
 }
 
 /* ---- what-if --------------------------------------------------------- */
@@ -821,24 +825,15 @@ static unsigned health_bin(const struct sv_report_model *m, unsigned n,
     return n - good > m->m ? m->m : n - good;
 }
 
-/* Make the growth shares explicit so that a what-if can move them. */
-static void pin_shares(struct sv_report_model *m)
-{
-    double sh[SV_REPORT_MAX_PROV];
-    size_t i;
-
-    growth_shares(m, sh);
-    for (i = 0; i < m->nprov; i++)
-        m->prov[i].growth_share = sh[i];
-    m->shares_pinned = 1;
-}
-
 /* lose=X: see sv_report_apply in engine/report.h. */
 static enum sv_err whatif_lose(struct sv_report_model *m, const char *name)
 {
     struct sv_report_model nm;
     struct placer *pl = NULL;
     unsigned cnt[SV_REPORT_MAX_PROV];
+    double moved_bytes[SV_REPORT_MAX_PROV] = {0};
+    double moved_shards[SV_REPORT_MAX_PROV] = {0};
+    double x_bytes = 0, x_shards = 0;
     int x = sv_report_find_provider(m, name);
     enum sv_err rc = SV_OK;
     size_t i, j;
@@ -846,12 +841,17 @@ static enum sv_err whatif_lose(struct sv_report_model *m, const char *name)
     if (x < 0)
         return sv_err_set(SV_INVAL, "what-if lose=%s: no such provider",
                           name);
-    pin_shares(m);
-    m->prov[x].growth_share = 0;
-    pin_shares(m); /* renormalise over the others */
+    if (m->npat == 0 && m->segments > 0) {
+        rc = sv_report_simulate(m);
+        if (rc)
+            return rc;
+    }
     m->objects_at_risk += m->prov[x].healthy_objects;
     if (m->objects_at_risk > m->objects)
         m->objects_at_risk = m->objects;
+    /* Health right after the loss, from the patterns (which already
+     * reflect earlier what-ifs): X's shards gone, nothing rebuilt yet. */
+    memset(m->health, 0, sizeof(m->health));
     /* X is gone for placement while its shards are re-placed. */
     m->prov[x].state = SV_PROV_REMOVED;
     pl = malloc(sizeof(*pl));
@@ -863,7 +863,7 @@ static enum sv_err whatif_lose(struct sv_report_model *m, const char *name)
     for (i = 0; i < m->npat && !rc; i++) {
         struct sv_report_pattern *p = &m->pat[i];
         const struct sv_report_ent *e = &m->ent[p->ent];
-        unsigned cx = 0, before, after;
+        unsigned cx = 0;
         memset(cnt, 0, m->nprov * sizeof(cnt[0]));
         for (j = 0; j < p->nent; j++) {
             if (e[j].prov == x)
@@ -871,12 +871,7 @@ static enum sv_err whatif_lose(struct sv_report_model *m, const char *name)
             else
                 cnt[e[j].prov] = e[j].count;
         }
-        before = health_bin(m, p->n, p->good);
-        after = health_bin(m, p->n, p->good - cx);
-        m->health[before] -= p->segments < m->health[before]
-                                 ? p->segments
-                                 : m->health[before];
-        m->health[after] += p->segments;
+        m->health[health_bin(m, p->n, p->good - cx)] += p->segments;
         if (cx && p->good - cx >= (p->n > m->m ? p->n - m->m : 1)) {
             unsigned old[SV_REPORT_MAX_PROV];
             memcpy(old, cnt, m->nprov * sizeof(cnt[0]));
@@ -885,18 +880,30 @@ static enum sv_err whatif_lose(struct sv_report_model *m, const char *name)
                 m->unprotectable += p->segments;
             }
             for (j = 0; j < m->nprov; j++) {
-                m->prov[j].shards += (cnt[j] - old[j]) * p->segments;
-                m->prov[j].bytes += (cnt[j] - old[j]) * p->shard_bytes;
+                moved_shards[j] += (double)(cnt[j] - old[j]) * p->segments;
+                moved_bytes[j] += (double)(cnt[j] - old[j]) * p->shard_bytes;
             }
         } else if (cx) {
             m->unprotectable += p->segments;
         }
+        x_shards += (double)cx * p->segments;
+        x_bytes += (double)cx * p->shard_bytes;
         rc = add_counts(&nm, p->n, cnt, p->segments, p->bytes,
                         p->shard_bytes);
     }
     free(pl);
     if (rc)
         goto out;
+    /* X's own counters are the truth; its pattern shards say how they
+     * were split among the providers that took them. */
+    for (j = 0; j < m->nprov; j++) {
+        if (x_bytes > 0)
+            m->prov[j].bytes += (uint64_t)llround(
+                moved_bytes[j] / x_bytes * (double)m->prov[x].bytes);
+        if (x_shards > 0)
+            m->prov[j].shards += (uint64_t)llround(
+                moved_shards[j] / x_shards * (double)m->prov[x].shards);
+    }
     /* Drop X and shift the provider indices above it in the patterns. */
     prov_release(&m->prov[x]);
     memmove(&m->prov[x], &m->prov[x + 1],
@@ -931,30 +938,19 @@ out:
 static enum sv_err whatif_add(struct sv_report_model *m,
                               const struct sv_report_prov *p)
 {
-    double w[SV_REPORT_MAX_PROV], sum = 0, sy, cap;
+    struct sv_report_prov *y;
     enum sv_err rc;
-    size_t i, y;
 
     if (sv_report_find_provider(m, p->name) >= 0)
         return sv_err_set(SV_INVAL, "what-if add=%s: a provider of that name "
                                     "exists", p->name);
-    pin_shares(m);
     rc = sv_report_add_provider(m, p);
     if (rc)
         return rc;
-    y = m->nprov - 1;
-    m->prov[y].bytes = m->prov[y].shards = m->prov[y].healthy_objects = 0;
-    place_weights(m, w);
-    for (i = 0; i < m->nprov; i++)
-        sum += w[i];
-    sy = sum > 0 ? w[y] / sum : 0;
-    cap = (double)(m->max_per_provider ? m->max_per_provider : 1) /
-          (double)(m->k + m->m);
-    if (sy > cap)
-        sy = cap;
-    for (i = 0; i < y; i++)
-        m->prov[i].growth_share *= 1 - sy;
-    m->prov[y].growth_share = sy;
+    y = &m->prov[m->nprov - 1];
+    y->bytes = y->shards = y->healthy_objects = 0;
+    y->state = SV_PROV_UP;
+    y->added = 1;
     return SV_OK;
 }
 
@@ -1408,6 +1404,101 @@ static void repair_costs(const struct sv_report_model *m, struct sv_report *r)
     }
 }
 
+/*
+ * The patterns as repair will leave them, into h (which borrows m's
+ * providers): each degraded, not lost, segment gets its missing shards
+ * re-placed under the caps; *exposed counts those segments and *queue
+ * their missing shard bytes. Segments repair cannot fix stay as they are.
+ */
+static enum sv_err heal(const struct sv_report_model *m,
+                        struct sv_report_model *h, uint64_t *exposed,
+                        double *queue)
+{
+    unsigned cnt[SV_REPORT_MAX_PROV];
+    struct placer *pl;
+    enum sv_err rc = SV_OK;
+    size_t i, j;
+
+    sv_report_model_init(h);
+    h->k = m->k;
+    h->m = m->m;
+    h->nprov = m->nprov;
+    h->prov = m->prov;
+    pl = malloc(sizeof(*pl));
+    if (!pl)
+        return sv_err_set(SV_NOMEM, "report: out of memory");
+    placer_init(pl, m);
+    for (i = 0; i < m->npat && !rc; i++) {
+        const struct sv_report_pattern *p = &m->pat[i];
+        const struct sv_report_ent *e = &m->ent[p->ent];
+        unsigned k = p->n > m->m ? p->n - m->m : 1;
+        memset(cnt, 0, m->nprov * sizeof(cnt[0]));
+        for (j = 0; j < p->nent; j++)
+            cnt[e[j].prov] = e[j].count;
+        if (p->good < p->n && p->good >= k) {
+            unsigned old[SV_REPORT_MAX_PROV];
+            memcpy(old, cnt, m->nprov * sizeof(cnt[0]));
+            if (place_fill(pl, mix64(i + 0x2545f4914f6cdd1dull),
+                           p->n - p->good, cnt)) {
+                memcpy(cnt, old, m->nprov * sizeof(cnt[0]));
+            } else {
+                *exposed += p->segments;
+                *queue += (double)(p->n - p->good) * p->shard_bytes;
+            }
+        }
+        rc = add_counts(h, p->n, cnt, p->segments, p->bytes, p->shard_bytes);
+    }
+    free(pl);
+    return rc;
+}
+
+/* The durability figures (engine/report.h) into r. */
+static enum sv_err durability(const struct sv_report_model *m,
+                              const double *lambda, const double *q,
+                              struct sv_report *r)
+{
+    struct sv_report_model h;
+    double queue = 0, exp_rate = 0;
+    enum sv_err rc;
+    size_t i;
+
+    rc = heal(m, &h, &r->exposed_segments, &queue);
+    if (rc)
+        goto out;
+    rc = sv_report_loss_rate(&h, lambda, q, 1, &r->loss_rate, NULL);
+    r->exact = rc == SV_OK;
+    if (rc == SV_INVAL)
+        rc = sv_report_loss_rate(&h, lambda, q, 0, &r->loss_rate, NULL);
+    if (rc)
+        goto out;
+    sv_err_clear();
+    for (i = 0; i < h.npat; i++) {
+        double pr = sv_report_pattern_rate(&h, &h.pat[i], lambda, q);
+        r->expected_lost_bytes += (double)h.pat[i].bytes * -expm1(-pr);
+    }
+    r->p_loss_year = -expm1(-r->loss_rate);
+    /* the degraded segments, exposed until the queue is through */
+    for (i = 0; i < m->npat; i++) {
+        const struct sv_report_pattern *p = &m->pat[i];
+        unsigned k = p->n > m->m ? p->n - m->m : 1;
+        if (p->good < p->n && p->good >= k)
+            exp_rate += sv_report_pattern_rate(m, p, lambda, q);
+    }
+    r->exposure_hours = 0;
+    if (r->exposed_segments)
+        r->exposure_hours =
+            m->repair_rate_bps > 0
+                ? (m->grace_seconds + queue / m->repair_rate_bps) / 3600
+                : m->reprotect_hours;
+    r->p_loss_exposure =
+        -expm1(-exp_rate * r->exposure_hours * 3600 / SV_REPORT_YEAR_S);
+out:
+    h.prov = NULL;
+    h.nprov = 0;
+    sv_report_model_release(&h);
+    return rc;
+}
+
 enum sv_err sv_report_compute(struct sv_report_model *m, unsigned window_days,
                               struct sv_report *out)
 {
@@ -1460,7 +1551,9 @@ enum sv_err sv_report_compute(struct sv_report_model *m, unsigned window_days,
 
     /* growth */
     growth(m, window_days, &r);
-    growth_shares(m, sh);
+    rc = growth_shares(m, sh);
+    if (rc)
+        goto out;
     avg_shard = r.shards_total ? (double)r.bytes_total / r.shards_total
                                : (double)m->segment_size / m->k;
     for (i = 0; i < m->nprov; i++) {
@@ -1504,18 +1597,9 @@ enum sv_err sv_report_compute(struct sv_report_model *m, unsigned window_days,
         lambda[i] = x->lambda;
         q[i] = x->q;
     }
-    rc = sv_report_loss_rate(m, lambda, q, 1, &r.loss_rate, NULL);
-    r.exact = rc == SV_OK;
-    if (rc == SV_INVAL)
-        rc = sv_report_loss_rate(m, lambda, q, 0, &r.loss_rate, NULL);
+    rc = durability(m, lambda, q, &r);
     if (rc)
         goto out;
-    for (i = 0; i < m->npat; i++) {
-        const struct sv_report_pattern *p = &m->pat[i];
-        double pr = sv_report_pattern_rate(m, p, lambda, q);
-        r.expected_lost_bytes += (double)p->bytes * -expm1(-pr);
-    }
-    r.p_loss_year = -expm1(-r.loss_rate);
 
     /* cost */
     repair_costs(m, &r);

@@ -22,6 +22,12 @@
  * weighted rendezvous under the caps, each standing for its share of the
  * segments and bytes.
  *
+ * Growth: the vault's stored bytes per day (least squares over a window
+ * of the history) split among providers by the placement's choice today:
+ * each provider's share of the shards of SV_REPORT_SIM_SEGMENTS simulated
+ * segments (history has no per-provider figures; this also gives a new or
+ * emptier provider its larger share, as weighting by free quota does).
+ *
  * Durability model ("stationary provider-loss flux, Poisson-binomial over
  * providers"): provider i is lost at rate lambda_i = -ln(1 - annual_loss_i)
  * per year and its shards stay lost for a re-protection window W_i (the
@@ -40,6 +46,12 @@
  * so in the output). Loss events are taken as a Poisson process: P(lose
  * at least one segment in a year) = 1 - exp(-R * 1 year). Expected bytes
  * lost per year = sum over patterns of bytes * (1 - exp(-R_pattern)).
+ * The yearly figures are for the vault as repair leaves it: the missing
+ * shards of degraded segments are re-placed under the caps first (those
+ * that cannot be are kept degraded: they stay exposed all year). The
+ * segments degraded now are reported apart: the probability of losing one
+ * of them before the repair queue is through (its window: the queue's
+ * bytes at the measured rate, else reprotect_hours).
  * Why a flux and not independent fixed windows: splitting the year into
  * windows of length W and asking for m + 1 losses inside one window
  * misses the clusters that straddle a window boundary and undercounts by
@@ -86,10 +98,6 @@ struct sv_report_prov {
     /* Objects whose every segment is healthy and which hold a good shard
      * here: they become "at risk" if this provider is lost. */
     uint64_t healthy_objects;
-    /* Fraction of new stored bytes this provider receives, used only when
-     * the model's shares_pinned is set (a what-if moved them); otherwise
-     * derived from its share of the stored bytes. */
-    double growth_share;
 };
 
 /* One placement pattern: segments whose good shards sit the same way. */
@@ -120,7 +128,6 @@ struct sv_report_model {
     double grace_seconds;     /* detection delay before repair starts */
     int64_t now_day;          /* "today", days since the epoch (UTC) */
     double stored_scale;      /* history's stored bytes x this (what-if k/m) */
-    int shares_pinned;        /* providers' growth_share are explicit */
 
     struct sv_report_prov *prov;
     size_t nprov, cap_prov;
@@ -234,12 +241,11 @@ enum sv_err sv_report_whatif_parse(struct sv_report_whatif *w,
  *  lose=X   health right after the loss (X's shards gone, objects at risk
  *           grow by X's healthy objects); then providers, cost and
  *           durability after repair re-placed X's shards on the others
- *           under the caps (segments it cannot re-place stay degraded and
- *           are counted in unprotectable); X's growth share goes to the
- *           others in proportion.
- *  add=Y    Y joins empty (placement does not move existing shards); it
- *           takes the share of new bytes its placement weight gives it,
- *           at most max_per_provider / n.
+ *           under the caps (X's stored bytes split among them as its
+ *           shards went; segments it cannot re-place stay degraded and
+ *           are counted in unprotectable). X is removed from the model.
+ *  add=Y    Y joins empty (placement does not move existing shards); new
+ *           bytes are split by the simulated placement, Y included.
  *  k=,m=    the vault re-encoded: stored bytes (each provider's and the
  *           total) scale by (n'/k') / (n/k), shards by n'/n, segments are
  *           healthy, placement is simulated under the caps; the cap
@@ -299,6 +305,9 @@ struct sv_report {
     double loss_rate;           /* loss events per year */
     double p_loss_year;
     double expected_lost_bytes; /* per year */
+    uint64_t exposed_segments;  /* degraded now, repair can fix them */
+    double exposure_hours;      /* until the repair queue is through */
+    double p_loss_exposure;     /* P(one is lost before it is repaired) */
     /* cost per month */
     double cost_storage, cost_requests, cost_repair, cost_total;
 };

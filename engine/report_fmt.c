@@ -435,7 +435,13 @@ static void build_tables(const struct sv_report_view *v, struct tables *ts)
     put(t, "P(lose a segment within a year)", "p_loss_year");
     put_num(t, r->p_loss_year, "%.3g");
     put(t, "expected bytes lost per year", "expected_bytes_lost_per_year");
-    put_num(t, r->expected_lost_bytes, "%.3g B");
+    put_bytes(t, r->expected_lost_bytes);
+    put(t, "segments degraded now (repairable)", "exposed_segments");
+    put_u(t, r->exposed_segments);
+    put(t, "their repair window", "exposure_hours");
+    put_hours(t, r->exposure_hours);
+    put(t, "P(lose one before it is repaired)", "p_loss_before_repair");
+    put_num(t, r->p_loss_exposure, "%.3g");
     t = tnew(ts, "durability.providers", "Durability inputs per provider",
              "provider:provider;annual_loss:annual loss:r;"
              "window_hours:re-protect window:r;q:lost fraction:r");
@@ -497,8 +503,8 @@ static void build_compare(const struct sv_report_doc *d, struct table *t)
 #define ROW_NUM(name, raw, x, y, fmt)                                          \
     do {                                                                       \
         put(t, name, raw);                                                     \
-        put_num(t, (x), fmt);                                                  \
-        put_num(t, (y), fmt);                                                  \
+        put_num(t, (x), "%" fmt);                                              \
+        put_num(t, (y), "%" fmt);                                              \
         snprintf(r, sizeof(r), "%.10g", (double)(y) - (double)(x));            \
         snprintf(h, sizeof(h), "%+" fmt, (double)(y) - (double)(x));       \
         put(t, h, r);                                                          \
@@ -527,8 +533,8 @@ static void build_compare(const struct sv_report_doc *d, struct table *t)
             (double)ma->objects_at_risk, (double)mb->objects_at_risk, ".0f");
     ROW_NUM("P(lose a segment within a year)", "p_loss_year", a->p_loss_year,
             b->p_loss_year, ".3g");
-    ROW_NUM("expected bytes lost per year", "expected_bytes_lost_per_year",
-            a->expected_lost_bytes, b->expected_lost_bytes, ".3g");
+    ROW_BYTES("expected bytes lost per year", "expected_bytes_lost_per_year",
+              a->expected_lost_bytes, b->expected_lost_bytes);
     put(t, "first provider full", "first_fill_date");
     put_day(t, a->first_fill_day);
     put_day(t, b->first_fill_day);
@@ -554,9 +560,10 @@ static void build_compare(const struct sv_report_doc *d, struct table *t)
 
 /* ---- text ------------------------------------------------------------ */
 
+/* Flush and report whether anything failed to write. */
 static int out_err(FILE *f)
 {
-    return ferror(f) ? -1 : 0;
+    return fflush(f) || ferror(f) ? -1 : 0;
 }
 
 /* Display width: count UTF-8 code points, not bytes. */
@@ -626,11 +633,13 @@ static void spec_list(const struct sv_report_whatif *w, char *buf, size_t len)
 
 static const char *notes[] = {
     "Prices are per GB of 10^9 bytes; sizes are binary (GiB = 2^30).",
-    "Growth: least squares over the window of the vault's stored bytes; "
-    "each provider gets its share of new bytes.",
+    "Growth: least squares over the window of the vault's stored bytes, "
+    "split among providers as the placement (weighted by free quota, under "
+    "the caps) chooses today.",
     "Durability: providers lost at rate -ln(1 - annual_loss) per year, each "
     "gone for its re-protection window; loss events form a Poisson "
-    "process.",
+    "process; yearly figures assume repair has re-placed today's missing "
+    "shards.",
     "Repair reads k shards per segment from the cheapest helpers by egress "
     "price.",
 };
@@ -900,6 +909,9 @@ static json_t *json_sections(const struct sv_report_view *v, int *bad)
     jset(s, "p_loss_year", jnum(r->p_loss_year), bad);
     jset(s, "expected_bytes_lost_per_year", jnum(r->expected_lost_bytes),
          bad);
+    jset(s, "exposed_segments", jint(r->exposed_segments), bad);
+    jset(s, "exposure_hours", jnum(r->exposure_hours), bad);
+    jset(s, "p_loss_before_repair", jnum(r->p_loss_exposure), bad);
     a = json_array();
     for (i = 0; i < m->nprov; i++) {
         p = json_object();
