@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/placement.h"
+
 #define NAME_MAX_LEN 127
 /* Work budget (subset checks) of the exact enumeration before falling back
  * to the union bound. */
@@ -369,88 +371,65 @@ static void place_weights(const struct sv_report_model *m, double *w)
     }
 }
 
-/* Group index of each provider by owner and by jurisdiction. */
-static void groups(const struct sv_report_model *m, int *own, int *jur)
-{
-    size_t i, j;
-
-    for (i = 0; i < m->nprov; i++) {
-        own[i] = jur[i] = (int)i;
-        for (j = 0; j < i; j++)
-            if (!strcmp(m->prov[i].owner, m->prov[j].owner)) {
-                own[i] = own[j];
-                break;
-            }
-        for (j = 0; j < i; j++)
-            if (!strcmp(m->prov[i].jurisdiction, m->prov[j].jurisdiction)) {
-                jur[i] = jur[j];
-                break;
-            }
-    }
-}
-
+/* The engine's placement (engine/placement.c) over the model's
+ * providers: the same choice ingest and repair make. */
 struct placer {
-    const struct sv_report_model *m;
-    double w[SV_REPORT_MAX_PROV];
-    int own[SV_REPORT_MAX_PROV], jur[SV_REPORT_MAX_PROV];
-    unsigned cap_p, cap_o, cap_j;
+    struct sv_place_prov pp[SV_REPORT_MAX_PROV];
+    struct sv_place_caps caps;
+    size_t nprov;
 };
 
 static void placer_init(struct placer *pl, const struct sv_report_model *m)
 {
-    pl->m = m;
-    place_weights(m, pl->w);
-    groups(m, pl->own, pl->jur);
-    pl->cap_p = m->max_per_provider ? m->max_per_provider : SV_MAX_N;
-    pl->cap_o = m->max_per_owner ? m->max_per_owner : SV_MAX_N;
-    pl->cap_j = m->max_per_jurisdiction ? m->max_per_jurisdiction : SV_MAX_N;
+    double w[SV_REPORT_MAX_PROV];
+    size_t i;
+
+    place_weights(m, w);
+    pl->nprov = m->nprov;
+    for (i = 0; i < m->nprov; i++) {
+        pl->pp[i].name = m->prov[i].name;
+        pl->pp[i].owner = m->prov[i].owner;
+        pl->pp[i].jurisdiction = m->prov[i].jurisdiction;
+        pl->pp[i].usable = w[i] > 0;
+        pl->pp[i].weight = w[i] > 0 ? w[i] : 1;
+    }
+    /* 0 (a hand-built model) means no cap */
+    pl->caps.per_provider = m->max_per_provider ? m->max_per_provider
+                                                : SV_MAX_N;
+    pl->caps.per_owner = m->max_per_owner ? m->max_per_owner : SV_MAX_N;
+    pl->caps.per_jurisdiction =
+        m->max_per_jurisdiction ? m->max_per_jurisdiction : SV_MAX_N;
 }
 
 /*
- * Add `need` shards to cnt[] (per provider, may already hold some) for the
- * segment keyed by key: providers ranked by weighted rendezvous score,
- * filled round-robin (each gets one before any gets two) under the caps.
- * Returns 0, or -1 (cnt partly filled) when the caps do not allow it.
+ * Add `need` shards to cnt[] (per provider; the shards it already counts
+ * stay where they are) for the segment keyed by key, as sv_place chooses.
+ * Returns 0, or -1 with cnt unchanged when the caps do not allow it.
  */
 static int place_fill(const struct placer *pl, uint64_t key, unsigned need,
                       unsigned *cnt)
 {
-    const struct sv_report_model *m = pl->m;
-    unsigned ocnt[SV_REPORT_MAX_PROV] = {0}, jcnt[SV_REPORT_MAX_PROV] = {0};
-    unsigned order[SV_REPORT_MAX_PROV], no = 0, i, j, round;
-    double score[SV_REPORT_MAX_PROV];
+    int slot[SV_MAX_N];
+    uint8_t oid[SV_OID_LEN];
+    uint64_t a = mix64(key + 1), b = mix64(key ^ 0x6a09e667f3bcc909ull);
+    unsigned n = 0, i, c;
 
-    for (i = 0; i < m->nprov; i++) {
-        ocnt[pl->own[i]] += cnt[i];
-        jcnt[pl->jur[i]] += cnt[i];
+    for (i = 0; i < pl->nprov; i++)
+        for (c = 0; c < cnt[i] && n < SV_MAX_N; c++)
+            slot[n++] = (int)i;
+    if (n + need > SV_MAX_N || need == 0)
+        return need ? -1 : 0;
+    for (i = 0; i < need; i++)
+        slot[n + i] = -1;
+    memcpy(oid, &a, 8);
+    memcpy(oid + 8, &b, 8);
+    if (sv_place(pl->pp, pl->nprov, &pl->caps, oid, 0, n + need, slot)) {
+        sv_err_clear();
+        return -1;
     }
-    for (i = 0; i < m->nprov; i++) {
-        uint64_t h;
-        double u;
-        if (pl->w[i] <= 0)
-            continue;
-        h = mix64(key * 0x9e3779b97f4a7c15ull + i + 1);
-        u = ((double)(h >> 11) + 1.0) / 9007199254740993.0;
-        score[i] = -log(u) / pl->w[i];
-        for (j = no; j > 0 && score[order[j - 1]] > score[i]; j--)
-            order[j] = order[j - 1];
-        order[j] = i;
-        no++;
-    }
-    for (round = 1; need > 0 && round <= pl->cap_p; round++) {
-        for (j = 0; j < no && need > 0; j++) {
-            i = order[j];
-            if (cnt[i] >= round || cnt[i] >= pl->cap_p ||
-                ocnt[pl->own[i]] >= pl->cap_o ||
-                jcnt[pl->jur[i]] >= pl->cap_j)
-                continue;
-            cnt[i]++;
-            ocnt[pl->own[i]]++;
-            jcnt[pl->jur[i]]++;
-            need--;
-        }
-    }
-    return need ? -1 : 0;
+    for (i = n; i < n + need; i++)
+        cnt[slot[i]]++;
+    return 0;
 }
 
 static enum sv_err add_counts(struct sv_report_model *m, unsigned n,
