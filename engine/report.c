@@ -1548,9 +1548,11 @@ enum sv_err sv_report_compute(struct sv_report_model *m, unsigned window_days,
         } else if (p->quota && x->growth_per_day > 0) {
             x->days_to_full =
                 (double)(p->quota - p->bytes) / x->growth_per_day;
-            if (x->days_to_full < 1e7)
+            if (x->days_to_full <= SV_REPORT_HORIZON_DAYS)
                 x->fill_day = m->now_day +
                               (int64_t)ceil(x->days_to_full - 1e-9);
+            else
+                x->days_to_full = -1; /* a century away: never */
         }
         if (x->fill_day < r.first_fill_day)
             r.first_fill_day = x->fill_day;

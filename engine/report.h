@@ -75,6 +75,7 @@
 #define SV_REPORT_MAX_PROV 250      /* providers in one model */
 #define SV_REPORT_WINDOW_DAYS 30    /* default growth fit window */
 #define SV_REPORT_NEVER INT64_MAX   /* fill day of a provider not filling */
+#define SV_REPORT_HORIZON_DAYS 36525 /* fill dates further out are "never" */
 #define SV_REPORT_YEAR_S 31557600.0 /* 365.25 days */
 #define SV_REPORT_GB 1e9            /* prices are per 10^9 bytes */
 #define SV_REPORT_MONTH_DAYS 30.4375

@@ -265,7 +265,7 @@ int bench_report(int argc, char **argv)
     uint64_t n = 1000000;
     struct result scan, rep;
     struct sv_config *cfg = NULL;
-    char dir[4096], conf[4096], *text, *end;
+    char dir[1024], conf[1100], *text, *end;
     const char *base;
     enum sv_err rc;
     double t0, build;

@@ -163,35 +163,34 @@ Test(report_load, computes_on_the_loaded_model)
     close_vault(&o);
 }
 
-Test(report_load, unknown_provider_ids_are_named)
+Test(report_load, catalog_only_providers_are_listed)
 {
     struct opened o;
     struct sv_report_model m;
     struct sv_seg_rec s;
+    uint16_t zz, a;
     int i;
 
     open_vault(&o);
-    sv_cat_close(o.cat);
-    {
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/catalog", o.dir);
-        cr_assert_eq(sv_cat_open(path, 0, &o.cat), SV_OK);
-    }
+    cr_assert_eq(sv_cat_provider_id(o.cat, "zz", &zz), SV_OK);
+    cr_assert_eq(sv_cat_provider_id(o.cat, "a", &a), SV_OK);
     memset(&s, 0, sizeof(s));
     s.oid[0] = 0xee;
     s.payload_len = 100;
     s.chunk_len = 64;
+    s.record_len = 10;
     s.n = 3;
-    s.shard[0].provider = 1234;
-    s.shard[1].provider = 1234;
-    s.shard[2].provider = 4321;
-    cr_assert_eq(sv_cat_add_segment(o.cat, &s), SV_OK);
+    s.shard[0].provider = zz;
+    s.shard[1].provider = zz;
+    s.shard[2].provider = a;
+    cr_assert_eq(sv_cat_add_segment(o.cat, &s), SV_OK, "%s",
+                 sv_errmsg(SV_INVAL));
     cr_assert_eq(sv_report_load(o.cfg, o.cat, RV_DAY, &m), SV_OK, "%s",
                  sv_errmsg(SV_IO));
-    i = sv_report_find_provider(&m, "provider#1234");
-    cr_assert_geq(i, 4);
+    i = sv_report_find_provider(&m, "zz");
+    cr_assert_eq(i, 4, "after the configured ones");
     cr_assert_eq(m.prov[i].in_config, 0);
-    cr_assert_geq(sv_report_find_provider(&m, "provider#4321"), 4);
+    cr_assert_eq(m.prov[i].price_storage, 0);
     cr_assert_eq(m.segments, 12);
     cr_assert_eq(m.health[0], 9);
     sv_report_model_release(&m);
