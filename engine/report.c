@@ -12,6 +12,7 @@
 #include "engine/report.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -601,6 +602,19 @@ static enum sv_err set_str(char **dst, const char *val)
     return SV_OK;
 }
 
+/* The numeric attributes of add=, with their ranges [lo, hi). */
+static const struct {
+    const char *key;
+    size_t off;
+    double lo, hi;
+} num_attr[] = {
+    {"price_storage", offsetof(struct sv_report_prov, price_storage), 0, 1e9},
+    {"price_egress", offsetof(struct sv_report_prov, price_egress), 0, 1e9},
+    {"price_request", offsetof(struct sv_report_prov, price_request), 0, 1e9},
+    {"annual_loss", offsetof(struct sv_report_prov, annual_loss), 0, 1},
+    {"weight", offsetof(struct sv_report_prov, weight), 1e-9, 1e9},
+};
+
 /* Apply one key=value item of a SPEC to the ops being built. */
 static enum sv_err whatif_item(struct sv_whatif_op *ops, size_t *nops,
                                size_t cap, const char *key, const char *val,
@@ -608,6 +622,7 @@ static enum sv_err whatif_item(struct sv_whatif_op *ops, size_t *nops,
 {
     struct sv_whatif_op *op;
     enum sv_err rc;
+    size_t i;
 
     if (!strcmp(key, "lose") || !strcmp(key, "add")) {
         if (*nops >= cap)
@@ -650,21 +665,13 @@ static enum sv_err whatif_item(struct sv_whatif_op *ops, size_t *nops,
         rc = sv_parse_size(val, &op->prov.quota);
         return rc ? SV_INVAL : SV_OK;
     }
-    if (!strcmp(key, "price_storage"))
-        return parse_double(val, 0, 1e9, &op->prov.price_storage) ? SV_INVAL
-                                                                  : SV_OK;
-    if (!strcmp(key, "price_egress"))
-        return parse_double(val, 0, 1e9, &op->prov.price_egress) ? SV_INVAL
-                                                                 : SV_OK;
-    if (!strcmp(key, "price_request"))
-        return parse_double(val, 0, 1e9, &op->prov.price_request) ? SV_INVAL
-                                                                  : SV_OK;
-    if (!strcmp(key, "annual_loss"))
-        return parse_double(val, 0, 1, &op->prov.annual_loss) ? SV_INVAL
-                                                              : SV_OK;
-    if (!strcmp(key, "weight"))
-        return parse_double(val, 1e-9, 1e9, &op->prov.weight) ? SV_INVAL
-                                                              : SV_OK;
+    for (i = 0; i < sizeof(num_attr) / sizeof(num_attr[0]); i++)
+        if (!strcmp(key, num_attr[i].key))
+            return parse_double(val, num_attr[i].lo, num_attr[i].hi,
+                                (double *)((char *)&op->prov +
+                                           num_attr[i].off))
+                       ? SV_INVAL
+                       : SV_OK;
     if (!strcmp(key, "owner"))
         return set_str(&op->prov.owner, val);
     if (!strcmp(key, "jurisdiction"))

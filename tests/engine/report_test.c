@@ -65,17 +65,24 @@ static void add_pat(struct sv_report_model *m, unsigned n, const char *counts,
                  SV_OK);
 }
 
+/* An empty model with code k, m, a cap per provider, today DAY0. */
+static void base(struct sv_report_model *m, unsigned k, unsigned mm,
+                 unsigned cap)
+{
+    sv_report_model_init(m);
+    m->k = k;
+    m->m = mm;
+    m->max_per_provider = cap;
+    m->now_day = DAY0;
+}
+
 /* Three providers, k=2 m=1, known bytes and prices, a linear history. */
 static void small_vault(struct sv_report_model *m)
 {
     struct sv_hist_rec h;
     int d;
 
-    sv_report_model_init(m);
-    m->k = 2;
-    m->m = 1;
-    m->max_per_provider = 1;
-    m->now_day = DAY0;
+    base(m, 2, 1, 1);
     m->reprotect_hours = 24;
     add_prov(m, "a", 100 * GB, 1000, 1000 * GB, 0.02, 0.01, 0.02);
     add_prov(m, "b", 200 * GB, 2000, 0, 0.01, 0.02, 0.05);
@@ -251,11 +258,7 @@ static void mixed_vault(struct sv_report_model *m, double hours)
     static const char *names[6] = {"p0", "p1", "p2", "p3", "p4", "p5"};
     int i;
 
-    sv_report_model_init(m);
-    m->k = 3;
-    m->m = 2;
-    m->max_per_provider = 2;
-    m->now_day = DAY0;
+    base(m, 3, 2, 2);
     m->reprotect_hours = hours;
     for (i = 0; i < 6; i++)
         add_prov(m, names[i], 10 * GB, 1000, 0, 0.01, 0.01, loss[i]);
@@ -427,10 +430,7 @@ static void markov_case(unsigned N, unsigned mm, double annual_loss,
     double lambda = -log(1 - annual_loss), want;
     unsigned i;
 
-    sv_report_model_init(&m);
-    m.k = N - mm;
-    m.m = mm;
-    m.max_per_provider = 1;
+    base(&m, N - mm, mm, 1);
     m.reprotect_hours = hours;
     m.segments = 100;
     m.logical_bytes = 100 * GB;
@@ -521,10 +521,7 @@ Test(report, many_providers_use_the_union_bound)
     double lam[SV_REPORT_MAX_PROV], q[SV_REPORT_MAX_PROV], rate;
     unsigned i;
 
-    sv_report_model_init(&m);
-    m.k = 4;
-    m.m = 2;
-    m.max_per_provider = 1;
+    base(&m, 4, 2, 1);
     m.segments = 100000;
     m.logical_bytes = 100 * GB;
     m.stored_bytes = 150 * GB;
@@ -556,10 +553,7 @@ Test(report, simulated_placement_respects_the_caps)
     uint64_t segs = 0;
     size_t i, j;
 
-    sv_report_model_init(&m);
-    m.k = 4;
-    m.m = 2;
-    m.max_per_provider = 2;
+    base(&m, 4, 2, 2);
     m.max_per_owner = 2;
     m.segments = 10000;
     m.logical_bytes = 10 * GB;
@@ -604,11 +598,7 @@ static void four_vault(struct sv_report_model *m)
     struct sv_hist_rec h;
     int i;
 
-    sv_report_model_init(m);
-    m->k = 2;
-    m->m = 1;
-    m->max_per_provider = 1;
-    m->now_day = DAY0;
+    base(m, 2, 1, 1);
     add_prov(m, "a", 300 * GB, 3000, 1000 * GB, 0.02, 0.01, 0.02);
     add_prov(m, "b", 300 * GB, 3000, 1000 * GB, 0.01, 0.02, 0.02);
     add_prov(m, "c", 300 * GB, 3000, 1000 * GB, 0.005, 0.03, 0.02);
