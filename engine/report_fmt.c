@@ -1179,7 +1179,8 @@ static void chart_growth(FILE *f, const struct sv_report_view *v,
 {
     const struct sv_report_model *m = v->model;
     const struct sv_report *r = v->rep;
-    int w = 720, h = 320, x0 = 70, y0 = 20, pw = 600, ph = 250;
+    int w = 720, x0 = 70, y0 = 20, pw = 600, ph = 250;
+    int h = y0 + ph + 30 + 14 * (int)((m->nprov + 4) / 5);
     double past = r->nseries > 1 ? r->nseries - 1 : r->window_days;
     double future = 365, ymax = 1, total = (double)r->bytes_total;
     char b[48], d1[32];
@@ -1213,9 +1214,12 @@ static void chart_growth(FILE *f, const struct sv_report_view *v,
             "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" "
             "stroke=\"#999\" stroke-dasharray=\"2 2\"/>\n",
             GX(0.0), y0, GX(0.0), y0 + ph);
-    svg_label(f, GX(0.0), y0 + ph + 14, "middle", "today");
-    svg_label(f, x0, y0 + ph + 14, "start",
-              sv_report_fmt_day(m->now_day - (int64_t)past, d1, sizeof(d1)));
+    svg_label(f, GX(0.0), y0 - 6, "middle", "today");
+    if (GX(0.0) - x0 > 90)
+        svg_label(f, x0, y0 + ph + 14, "start",
+                  sv_report_fmt_day(m->now_day - (int64_t)past, d1,
+                                    sizeof(d1)));
+    svg_label(f, x0 - 4, y0 + ph, "end", "0");
     svg_label(f, x0 + pw, y0 + ph + 14, "end",
               sv_report_fmt_day(m->now_day + (int64_t)future, d1,
                                 sizeof(d1)));
@@ -1261,6 +1265,16 @@ static void chart_growth(FILE *f, const struct sv_report_view *v,
     }
 #undef GX
 #undef GY
+    /* legend: one colour per provider */
+    for (i = 0; i < m->nprov; i++) {
+        double lx = x0 + (double)(i % 5) * 120;
+        double ly = y0 + ph + 32 + 14.0 * (double)(i / 5);
+        fprintf(f,
+                "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" "
+                "fill=\"%s\"/>\n",
+                lx, ly - 9, COLOR[i % NCOLOR]);
+        svg_label(f, lx + 14, ly, "start", m->prov[i].name);
+    }
     fprintf(f, "</svg>\n");
 }
 
@@ -1271,7 +1285,7 @@ static void chart_health(FILE *f, const struct sv_report_view *v,
     const struct sv_report_model *m = v->model;
     const struct sv_report *r = v->rep;
     unsigned nb = m->m + 2, d;
-    int w = 720, h = 260, x0 = 40, ph = 180;
+    int w = 720, h = 230, x0 = 40, ph = 180;
     double bw = 600.0 / nb, max = 1;
     char lbl[64];
 
@@ -1280,6 +1294,8 @@ static void chart_health(FILE *f, const struct sv_report_view *v,
     svg_open(f, "chart-health", sfx, w, h, "Segments by good shards left");
     for (d = 0; d < nb; d++) {
         double bh = ph * (double)m->health[d] / max, x = x0 + bw * d;
+        if (m->health[d] && bh < 2)
+            bh = 2; /* a few segments must still show */
         const char *c = d == 0 ? "#2ca02c" : d > m->m ? "#d62728" : "#ff7f0e";
         fprintf(f,
                 "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
