@@ -24,7 +24,6 @@
 #include "engine/catalog.h"
 #include "engine/config.h"
 #include "engine/report.h"
-#include "engine/shard.h"
 #include "tools/tools.h"
 
 #define BUSAGE "bench report [--objects N]"
@@ -63,20 +62,79 @@ static void oid_of(uint64_t i, uint8_t oid[SV_OID_LEN])
     memcpy(oid + 8, &b, 8);
 }
 
-/* N one-segment objects through the catalog's own API. */
+#define BATCH 1000 /* objects per catalog batch (one write transaction) */
+
+/* Object i of the benchmark: one segment, k + m shards spread round-robin
+ * over the providers, one in a thousand missing a shard. */
+static void gen(uint64_t i, const struct sv_config *cfg, const uint16_t *id,
+                int64_t created, struct sv_seg_rec *seg, struct sv_obj_rec *obj,
+                char *name, size_t namelen)
+{
+    unsigned k = cfg->k, nn = cfg->k + cfg->m, np = (unsigned)cfg->nprov, j;
+    uint64_t payload = 1000 + (i * 7919) % 200000;
+
+    memset(seg, 0, sizeof(*seg));
+    oid_of(i, seg->oid);
+    seg->payload_len = payload;
+    seg->chunk_len = (uint32_t)(((payload + k - 1) / k + 63) / 64 * 64);
+    seg->record_len = 200;
+    seg->n = (uint8_t)nn;
+    for (j = 0; j < nn; j++) {
+        seg->shard[j].provider = id[(i + j) % np];
+        seg->shard[j].state = SV_SHARD_OK;
+    }
+    if (i % 1000 == 999)
+        seg->shard[0].state = SV_SHARD_MISSING;
+    memset(obj, 0, sizeof(*obj));
+    snprintf(name, namelen, "bench/%012llu", (unsigned long long)i);
+    obj->name = name;
+    memcpy(obj->oid, seg->oid, SV_OID_LEN);
+    obj->size = payload - 16;
+    obj->created = created;
+    obj->segment_size = cfg->segment_size;
+    obj->nsegments = 1;
+    obj->k = (uint8_t)k;
+    obj->m = (uint8_t)cfg->m;
+    obj->cipher = 1;
+    obj->state = SV_OBJ_LIVE;
+    obj->key_gen = 1;
+}
+
+/* Objects [from, to) in one catalog batch. */
+static enum sv_err add_batch(struct sv_cat *cat, const struct sv_config *cfg,
+                             const uint16_t *id, uint64_t from, uint64_t to,
+                             int64_t created)
+{
+    struct sv_seg_rec seg;
+    struct sv_obj_rec obj;
+    char name[64];
+    enum sv_err rc, end;
+    uint64_t i;
+
+    rc = sv_cat_batch_begin(cat);
+    if (rc)
+        return rc;
+    for (i = from; i < to && !rc; i++) {
+        gen(i, cfg, id, created, &seg, &obj, name, sizeof(name));
+        rc = sv_cat_add_segment(cat, &seg);
+        if (!rc)
+            rc = sv_cat_commit_object(cat, &obj, NULL);
+    }
+    end = sv_cat_batch_end(cat, rc == SV_OK);
+    return rc ? rc : end;
+}
+
+/* N one-segment objects through the catalog's own API, in batches. */
 static void populate(const char *dir, const struct sv_config *cfg,
                      uint64_t n)
 {
     uint16_t id[SV_MAX_N];
-    uint64_t pbytes[SV_MAX_N] = {0}, pshards[SV_MAX_N] = {0}, i;
-    unsigned k = cfg->k, nn = cfg->k + cfg->m, j, np = (unsigned)cfg->nprov;
+    unsigned np = (unsigned)cfg->nprov, j;
     struct sv_cat_meta meta;
-    struct sv_seg_rec seg;
-    struct sv_obj_rec obj;
     struct sv_cat *cat;
-    struct sv_prov_rec pr;
-    char path[4096], name[64];
+    char path[4096];
     enum sv_err rc;
+    uint64_t i, end;
     int tty = isatty(STDERR_FILENO);
 
     if (np == 0 || np > SV_MAX_N)
@@ -88,7 +146,7 @@ static void populate(const char *dir, const struct sv_config *cfg,
         die_err(rc, "bench report: ");
     memset(&meta, 0, sizeof(meta));
     meta.schema = SV_CAT_SCHEMA;
-    meta.k = (uint8_t)k;
+    meta.k = (uint8_t)cfg->k;
     meta.m = (uint8_t)cfg->m;
     meta.created = (int64_t)time(NULL);
     rc = sv_cat_meta_set(cat, &meta);
@@ -96,63 +154,20 @@ static void populate(const char *dir, const struct sv_config *cfg,
         rc = sv_cat_provider_id(cat, cfg->prov[j].name, &id[j]);
     if (rc)
         die_err(rc, "bench report: ");
-    for (i = 0; i < n; i++) {
-        uint64_t payload = 1000 + (i * 7919) % 200000;
-        uint32_t chunk = (uint32_t)(((payload + k - 1) / k + 63) / 64 * 64);
-        memset(&seg, 0, sizeof(seg));
-        oid_of(i, seg.oid);
-        seg.segment = 0;
-        seg.payload_len = payload;
-        seg.chunk_len = chunk;
-        seg.record_len = 200;
-        seg.n = (uint8_t)nn;
-        for (j = 0; j < nn; j++) {
-            unsigned p = (unsigned)((i + j) % np);
-            seg.shard[j].provider = id[p];
-            seg.shard[j].state = SV_SHARD_OK;
-            pbytes[p] += SV_SHARD_HDR_LEN + 200 + chunk + SV_SHARD_TAG;
-            pshards[p]++;
-        }
-        if (i % 1000 == 999)
-            seg.shard[0].state = SV_SHARD_MISSING;
-        rc = sv_cat_add_segment(cat, &seg);
+    for (i = 0; i < n; i = end) {
+        end = i + BATCH < n ? i + BATCH : n;
+        rc = add_batch(cat, cfg, id, i, end, meta.created);
+        if (rc == SV_AGAIN) /* the map grew and the batch rolled back */
+            rc = add_batch(cat, cfg, id, i, end, meta.created);
         if (rc)
-            die_err(rc, "bench report: object %llu: ", (unsigned long long)i);
-        memset(&obj, 0, sizeof(obj));
-        snprintf(name, sizeof(name), "bench/%012llu", (unsigned long long)i);
-        obj.name = name;
-        memcpy(obj.oid, seg.oid, SV_OID_LEN);
-        obj.size = payload - 16;
-        obj.created = meta.created;
-        obj.segment_size = cfg->segment_size;
-        obj.nsegments = 1;
-        obj.k = (uint8_t)k;
-        obj.m = (uint8_t)cfg->m;
-        obj.cipher = 1;
-        obj.state = SV_OBJ_LIVE;
-        obj.key_gen = 1;
-        rc = sv_cat_commit_object(cat, &obj, NULL);
-        if (rc)
-            die_err(rc, "bench report: object %llu: ", (unsigned long long)i);
-        if (tty && i % 100000 == 99999)
+            die_err(rc, "bench report: objects %llu..%llu: ",
+                    (unsigned long long)i, (unsigned long long)end - 1);
+        if (tty && (end % 100000 == 0 || end == n))
             fprintf(stderr, "\rbuilding the catalog: %llu of %llu",
-                    (unsigned long long)i + 1, (unsigned long long)n);
+                    (unsigned long long)end, (unsigned long long)n);
     }
     if (tty)
         fputc('\n', stderr);
-    /* Provider counters, if the catalog leaves them to the caller. */
-    for (j = 0; j < np; j++) {
-        rc = sv_cat_provider_get(cat, id[j], &pr);
-        if (rc)
-            die_err(rc, "bench report: ");
-        if (pr.bytes == 0 && pbytes[j]) {
-            pr.bytes = pbytes[j];
-            pr.shards = pshards[j];
-            rc = sv_cat_provider_put(cat, &pr);
-            if (rc)
-                die_err(rc, "bench report: ");
-        }
-    }
     sv_cat_close(cat);
 }
 

@@ -209,3 +209,44 @@ Test(report_load, rejects_missing_arguments)
     cr_assert_eq(sv_report_load(o.cfg, o.cat, RV_DAY, NULL), SV_INVAL);
     close_vault(&o);
 }
+
+/* A shard on a provider id that no provider record names (a damaged
+ * catalog): shown as "provider#ID" rather than dropped. */
+Test(report_load, unknown_provider_ids_are_named)
+{
+    struct opened o;
+    struct sv_report_model m;
+    struct sv_seg_rec s;
+    uint8_t oid[SV_OID_LEN] = {10}, key[10], *val = NULL, *enc = NULL;
+    size_t vlen, elen;
+    uint64_t seq;
+    int i;
+
+    open_vault(&o);
+    oid[15] = 0x5a; /* obj/09 */
+    cr_assert_eq(sv_cat_test_seq(o.cat, oid, &seq), SV_OK);
+    for (i = 0; i < 6; i++)
+        key[i] = (uint8_t)(seq >> (8 * (5 - i)));
+    memset(key + 6, 0, 4);
+    cr_assert_eq(sv_cat_test_raw_get(o.cat, "segments", key, sizeof(key),
+                                     &val, &vlen),
+                 SV_OK);
+    cr_assert_eq(sv_cat_decode_seg(val, vlen, &s), SV_OK);
+    cr_assert_eq(memcmp(s.oid, oid, SV_OID_LEN), 0, "the right record");
+    s.shard[2].provider = 999;
+    cr_assert_eq(sv_cat_encode_seg(&s, &enc, &elen), SV_OK);
+    cr_assert_eq(sv_cat_test_raw_put(o.cat, "segments", key, sizeof(key), enc,
+                                     elen),
+                 SV_OK);
+    cr_assert_eq(sv_report_load(o.cfg, o.cat, RV_DAY, &m), SV_OK, "%s",
+                 sv_errmsg(SV_IO));
+    i = sv_report_find_provider(&m, "provider#999");
+    cr_assert_eq(i, 4);
+    cr_assert_eq(m.prov[i].in_config, 0);
+    cr_assert_eq(m.health[0], 8, "its shard still counts as good");
+    cr_assert_eq(m.prov[2].healthy_objects, 7, "c lost obj/09's shard");
+    sv_report_model_release(&m);
+    free(val);
+    free(enc);
+    close_vault(&o);
+}
