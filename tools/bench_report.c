@@ -53,6 +53,17 @@ static int rm_one(const char *path, const struct stat *st, int flag,
     return flag == FTW_DP ? rmdir(path) : unlink(path);
 }
 
+/* The temporary directory, removed at exit however the run ends (the
+ * measuring children leave with _exit and never run this). */
+static char tmpdir[1024];
+
+static void cleanup(void)
+{
+    if (tmpdir[0])
+        nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir[0] = 0;
+}
+
 static void oid_of(uint64_t i, uint8_t oid[SV_OID_LEN])
 {
     uint64_t a = i * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull;
@@ -302,6 +313,8 @@ int bench_report(int argc, char **argv)
              base && *base ? base : "/tmp");
     if (!mkdtemp(dir))
         die(1, "bench report: mkdtemp '%s': %s", dir, strerror(errno));
+    snprintf(tmpdir, sizeof(tmpdir), "%s", dir);
+    atexit(cleanup);
     text = sv_config_default_text(dir);
     if (!text)
         die(1, "bench report: out of memory");
@@ -320,9 +333,14 @@ int bench_report(int argc, char **argv)
 
     in_child(run_scan, dir, &scan);
     in_child(run_report, dir, &rep);
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    cleanup();
     if (scan.rc || rep.rc)
         die(1, "bench report: %s", scan.rc ? scan.err : rep.err);
+    if (rep.segments != n || scan.segments != n)
+        die(1, "bench report: built %llu segments, the report saw %llu, the "
+               "scan %llu", (unsigned long long)n,
+            (unsigned long long)rep.segments,
+            (unsigned long long)scan.segments);
 
     printf("catalog: %llu objects, %llu segments (built in %.1f s, %s)\n",
            (unsigned long long)n, (unsigned long long)rep.segments, build,
