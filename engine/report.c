@@ -74,8 +74,7 @@ static enum sv_err grow(void **arr, size_t *cap, size_t need, size_t sz)
         ncap *= 2;
     p = realloc(*arr, ncap * sz);
     if (!p)
-        return sv_err_set(SV_NOMEM, "report: out of memory (%zu items)",
-                          need);
+        return sv_err_set(SV_NOMEM, "report: out of memory (%zu items)", need);
     *arr = p;
     *cap = ncap;
     return SV_OK;
@@ -131,15 +130,18 @@ enum sv_err sv_report_add_provider(struct sv_report_model *m,
                                     "long or with control characters");
     if ((p->owner && !valid_name(p->owner)) ||
         (p->jurisdiction && !valid_name(p->jurisdiction)))
-        return sv_err_set(SV_INVAL, "report: provider '%s': bad owner or "
-                                    "jurisdiction", p->name);
+        return sv_err_set(SV_INVAL,
+                          "report: provider '%s': bad owner or "
+                          "jurisdiction",
+                          p->name);
     if (!(p->annual_loss >= 0 && p->annual_loss < 1) ||
         !(p->price_storage >= 0) || !(p->price_egress >= 0) ||
         !(p->price_request >= 0) || !(p->weight >= 0) ||
         !isfinite(p->price_storage) || !isfinite(p->price_egress) ||
         !isfinite(p->price_request) || !isfinite(p->weight))
-        return sv_err_set(SV_INVAL, "report: provider '%s': a price, weight "
-                                    "or annual_loss is out of range",
+        return sv_err_set(SV_INVAL,
+                          "report: provider '%s': a price, weight "
+                          "or annual_loss is out of range",
                           p->name);
     if (sv_report_find_provider(m, p->name) >= 0)
         return sv_err_set(SV_EXISTS, "report: provider '%s' listed twice",
@@ -147,8 +149,7 @@ enum sv_err sv_report_add_provider(struct sv_report_model *m,
     if (m->nprov >= SV_REPORT_MAX_PROV)
         return sv_err_set(SV_INVAL, "report: more than %d providers",
                           SV_REPORT_MAX_PROV);
-    rc = grow((void **)&m->prov, &m->cap_prov, m->nprov + 1,
-              sizeof(*m->prov));
+    rc = grow((void **)&m->prov, &m->cap_prov, m->nprov + 1, sizeof(*m->prov));
     if (rc)
         return rc;
     rc = prov_copy(&m->prov[m->nprov], p);
@@ -170,8 +171,8 @@ enum sv_err sv_report_add_history(struct sv_report_model *m,
         return sv_err_set(SV_INVAL, "report: no history record");
     last = m->nhist ? &m->hist[m->nhist - 1] : NULL;
     if (last && h->day < last->day)
-        return sv_err_set(SV_INVAL, "report: history day %u before %u",
-                          h->day, last->day);
+        return sv_err_set(SV_INVAL, "report: history day %u before %u", h->day,
+                          last->day);
     if (last && h->day == last->day) {
         last->bytes_added += h->bytes_added;
         last->bytes_removed += h->bytes_removed;
@@ -181,8 +182,7 @@ enum sv_err sv_report_add_history(struct sv_report_model *m,
         last->stored_removed += h->stored_removed;
         return SV_OK;
     }
-    rc = grow((void **)&m->hist, &m->cap_hist, m->nhist + 1,
-              sizeof(*m->hist));
+    rc = grow((void **)&m->hist, &m->cap_hist, m->nhist + 1, sizeof(*m->hist));
     if (rc)
         return rc;
     m->hist[m->nhist++] = *h;
@@ -265,13 +265,15 @@ enum sv_err sv_report_add_pattern(struct sv_report_model *m, unsigned n,
 
     if (!m || n == 0 || n > SV_MAX_N || nent > SV_MAX_N ||
         (nent && (!prov || !count)))
-        return sv_err_set(SV_INVAL, "report: bad pattern (n=%u, %u entries)",
-                          n, nent);
+        return sv_err_set(SV_INVAL, "report: bad pattern (n=%u, %u entries)", n,
+                          nent);
     for (i = 0; i < nent; i++) {
         unsigned k2;
         if (prov[i] >= m->nprov)
-            return sv_err_set(SV_INVAL, "report: pattern names provider %u "
-                                        "of %zu", prov[i], m->nprov);
+            return sv_err_set(SV_INVAL,
+                              "report: pattern names provider %u "
+                              "of %zu",
+                              prov[i], m->nprov);
         if (!count[i])
             continue;
         good += count[i];
@@ -308,8 +310,7 @@ enum sv_err sv_report_add_pattern(struct sv_report_model *m, unsigned n,
     }
     rc = grow((void **)&m->pat, &m->cap_pat, m->npat + 1, sizeof(*m->pat));
     if (!rc)
-        rc = grow((void **)&m->ent, &m->cap_ent, m->nent + ne,
-                  sizeof(*m->ent));
+        rc = grow((void **)&m->ent, &m->cap_ent, m->nent + ne, sizeof(*m->ent));
     if (rc)
         return rc;
     if (m->nent + ne > UINT32_MAX)
@@ -358,8 +359,8 @@ static void place_weights(const struct sv_report_model *m, double *w)
 
     for (i = 0; i < m->nprov; i++)
         if (m->prov[i].quota && receiving(&m->prov[i]))
-            maxfree = fmax(maxfree,
-                           (double)(m->prov[i].quota - m->prov[i].bytes));
+            maxfree =
+                fmax(maxfree, (double)(m->prov[i].quota - m->prov[i].bytes));
     if (maxfree <= 0)
         maxfree = 1;
     for (i = 0; i < m->nprov; i++) {
@@ -395,8 +396,8 @@ static void placer_init(struct placer *pl, const struct sv_report_model *m)
         pl->pp[i].weight = w[i] > 0 ? w[i] : 1;
     }
     /* 0 (a hand-built model) means no cap */
-    pl->caps.per_provider = m->max_per_provider ? m->max_per_provider
-                                                : SV_MAX_N;
+    pl->caps.per_provider =
+        m->max_per_provider ? m->max_per_provider : SV_MAX_N;
     pl->caps.per_owner = m->max_per_owner ? m->max_per_owner : SV_MAX_N;
     pl->caps.per_jurisdiction =
         m->max_per_jurisdiction ? m->max_per_jurisdiction : SV_MAX_N;
@@ -467,8 +468,7 @@ enum sv_err sv_report_simulate(struct sv_report_model *m)
     double shard_total;
 
     if (n == 0 || n > SV_MAX_N || m->k == 0)
-        return sv_err_set(SV_INVAL, "report: bad code k=%u m=%u", m->k,
-                          m->m);
+        return sv_err_set(SV_INVAL, "report: bad code k=%u m=%u", m->k, m->m);
     patterns_clear(m);
     m->simulated = 1;
     if (m->segments == 0)
@@ -647,8 +647,8 @@ static enum sv_err whatif_item(struct sv_whatif_op *ops, size_t *nops,
             ops[*code_idx].kind = SV_WHATIF_CODE;
         }
         op = &ops[*code_idx];
-        if (parse_uint(val, key[0] == 'm' && key[1] == 0 ? 0 : 1,
-                       SV_MAX_N - 1, &v))
+        if (parse_uint(val, key[0] == 'm' && key[1] == 0 ? 0 : 1, SV_MAX_N - 1,
+                       &v))
             return SV_INVAL;
         if (!strcmp(key, "k"))
             op->k = v;
@@ -668,8 +668,7 @@ static enum sv_err whatif_item(struct sv_whatif_op *ops, size_t *nops,
     for (i = 0; i < sizeof(num_attr) / sizeof(num_attr[0]); i++)
         if (!strcmp(key, num_attr[i].key))
             return parse_double(val, num_attr[i].lo, num_attr[i].hi,
-                                (double *)((char *)&op->prov +
-                                           num_attr[i].off))
+                                (double *)((char *)&op->prov + num_attr[i].off))
                        ? SV_INVAL
                        : SV_OK;
     if (!strcmp(key, "owner"))
@@ -679,8 +678,7 @@ static enum sv_err whatif_item(struct sv_whatif_op *ops, size_t *nops,
     return SV_INVAL;
 }
 
-enum sv_err sv_report_whatif_parse(struct sv_report_whatif *w,
-                                   const char *spec)
+enum sv_err sv_report_whatif_parse(struct sv_report_whatif *w, const char *spec)
 {
     struct sv_whatif_op *ops = NULL, *newops;
     char *copy = NULL, *item, *save = NULL, *eq, **specs;
@@ -773,7 +771,8 @@ static enum sv_err model_copy(struct sv_report_model *dst,
     dst->cap_pat = dst->npat;
     dst->cap_ent = dst->nent;
     dst->hash_cap = 0;
-    if ((src->nhist && !(dst->hist = malloc(src->nhist * sizeof(*dst->hist)))) ||
+    if ((src->nhist &&
+         !(dst->hist = malloc(src->nhist * sizeof(*dst->hist)))) ||
         (src->npat && !(dst->pat = malloc(src->npat * sizeof(*dst->pat)))) ||
         (src->nent && !(dst->ent = malloc(src->nent * sizeof(*dst->ent))))) {
         rc = sv_err_set(SV_NOMEM, "report: out of memory");
@@ -825,8 +824,7 @@ static enum sv_err whatif_lose(struct sv_report_model *m, const char *name)
     size_t i, j;
 
     if (x < 0)
-        return sv_err_set(SV_INVAL, "what-if lose=%s: no such provider",
-                          name);
+        return sv_err_set(SV_INVAL, "what-if lose=%s: no such provider", name);
     if (m->npat == 0 && m->segments > 0) {
         rc = sv_report_simulate(m);
         if (rc)
@@ -874,8 +872,7 @@ static enum sv_err whatif_lose(struct sv_report_model *m, const char *name)
         }
         x_shards += (double)cx * p->segments;
         x_bytes += (double)cx * p->shard_bytes;
-        rc = add_counts(&nm, p->n, cnt, p->segments, p->bytes,
-                        p->shard_bytes);
+        rc = add_counts(&nm, p->n, cnt, p->segments, p->bytes, p->shard_bytes);
     }
     free(pl);
     if (rc)
@@ -884,11 +881,11 @@ static enum sv_err whatif_lose(struct sv_report_model *m, const char *name)
      * were split among the providers that took them. */
     for (j = 0; j < m->nprov; j++) {
         if (x_bytes > 0)
-            m->prov[j].bytes += (uint64_t)llround(
-                moved_bytes[j] / x_bytes * (double)m->prov[x].bytes);
+            m->prov[j].bytes += (uint64_t)llround(moved_bytes[j] / x_bytes *
+                                                  (double)m->prov[x].bytes);
         if (x_shards > 0)
-            m->prov[j].shards += (uint64_t)llround(
-                moved_shards[j] / x_shards * (double)m->prov[x].shards);
+            m->prov[j].shards += (uint64_t)llround(moved_shards[j] / x_shards *
+                                                   (double)m->prov[x].shards);
     }
     /* Drop X and shift the provider indices above it in the patterns. */
     prov_release(&m->prov[x]);
@@ -928,8 +925,10 @@ static enum sv_err whatif_add(struct sv_report_model *m,
     enum sv_err rc;
 
     if (sv_report_find_provider(m, p->name) >= 0)
-        return sv_err_set(SV_INVAL, "what-if add=%s: a provider of that name "
-                                    "exists", p->name);
+        return sv_err_set(SV_INVAL,
+                          "what-if add=%s: a provider of that name "
+                          "exists",
+                          p->name);
     rc = sv_report_add_provider(m, p);
     if (rc)
         return rc;
@@ -952,8 +951,10 @@ static enum sv_err whatif_code(struct sv_report_model *m,
     size_t i;
 
     if (k2 == 0 || k2 + m2 > SV_MAX_N)
-        return sv_err_set(SV_INVAL, "what-if k=%u m=%u: needs k >= 1 and "
-                                    "k + m <= %d", k2, m2, SV_MAX_N);
+        return sv_err_set(SV_INVAL,
+                          "what-if k=%u m=%u: needs k >= 1 and "
+                          "k + m <= %d",
+                          k2, m2, SV_MAX_N);
     if (m->m < defcap)
         defcap = m->m;
     if (op->max_per_provider)
@@ -972,8 +973,8 @@ static enum sv_err whatif_code(struct sv_report_model *m,
     r = ((double)(k2 + m2) / k2) / ((double)(m->k + m->m) / m->k);
     for (i = 0; i < m->nprov; i++) {
         m->prov[i].bytes = (uint64_t)llround((double)m->prov[i].bytes * r);
-        m->prov[i].shards = (uint64_t)llround(
-            (double)m->prov[i].shards * (k2 + m2) / (m->k + m->m));
+        m->prov[i].shards = (uint64_t)llround((double)m->prov[i].shards *
+                                              (k2 + m2) / (m->k + m->m));
     }
     m->stored_bytes = (uint64_t)llround((double)m->stored_bytes * r);
     m->padding_bytes = (uint64_t)llround((double)m->padding_bytes * r);
@@ -1021,8 +1022,8 @@ enum sv_err sv_report_apply(const struct sv_report_model *today,
             rc = whatif_code(out, op);
             break;
         default:
-            rc = sv_err_set(SV_INVAL, "what-if: unknown operation %d",
-                            op->kind);
+            rc =
+                sv_err_set(SV_INVAL, "what-if: unknown operation %d", op->kind);
         }
     }
     if (rc)
@@ -1130,8 +1131,8 @@ struct enum_ctx {
 
 /* Mark every subset of the pattern's providers of size <= t + 1 that loses
  * more than t of its shards; the closure over supersets comes after. */
-static void mark_subsets(const struct enum_ctx *c, unsigned from,
-                         unsigned size, int sum, uint32_t mask)
+static void mark_subsets(const struct enum_ctx *c, unsigned from, unsigned size,
+                         int sum, uint32_t mask)
 {
     unsigned i;
 
@@ -1195,9 +1196,10 @@ enum sv_err sv_report_loss_rate(const struct sv_report_model *m,
         return SV_OK;
     }
     if (nb > SV_REPORT_EXACT_MAX || work > EXACT_BUDGET)
-        return sv_err_set(SV_INVAL, "report: %u providers hold shards; exact "
-                                    "enumeration takes at most %d", nb,
-                          SV_REPORT_EXACT_MAX);
+        return sv_err_set(SV_INVAL,
+                          "report: %u providers hold shards; exact "
+                          "enumeration takes at most %d",
+                          nb, SV_REPORT_EXACT_MAX);
     nmask = (size_t)1 << nb;
     lost = calloc(nmask, 1);
     if (!lost)
@@ -1277,9 +1279,11 @@ static void growth(const struct sv_report_model *m, unsigned window,
         start = first - 1;
     if (start > m->now_day)
         return;
-    covered = m->now_day - (first > m->now_day - (int64_t)window
-                                ? first
-                                : m->now_day - (int64_t)window + 1) + 1;
+    covered = m->now_day -
+              (first > m->now_day - (int64_t)window
+                   ? first
+                   : m->now_day - (int64_t)window + 1) +
+              1;
     if (covered < 1)
         covered = 1;
     net = calloc((size_t)(m->now_day - start + 1), sizeof(*net));
@@ -1293,8 +1297,8 @@ static void growth(const struct sv_report_model *m, unsigned window,
         in += h->bytes_added;
         del += h->bytes_removed;
         if (d >= start)
-            net[d - start] += ((double)h->stored_added -
-                               (double)h->stored_removed) * scale;
+            net[d - start] +=
+                ((double)h->stored_added - (double)h->stored_removed) * scale;
     }
     r->ingest_per_day = (double)in / (double)covered;
     r->delete_per_day = (double)del / (double)covered;
@@ -1370,20 +1374,20 @@ static void repair_costs(const struct sv_report_model *m, struct sv_report *r)
                 unsigned a;
                 if (h == j)
                     continue;
-                for (a = no; a > 0 &&
-                             m->prov[e[order[a - 1]].prov].price_egress >
-                                 m->prov[e[h].prov].price_egress;
+                for (a = no;
+                     a > 0 && m->prov[e[order[a - 1]].prov].price_egress >
+                                  m->prov[e[h].prov].price_egress;
                      a--)
                     order[a] = order[a - 1];
                 order[a] = h;
                 no++;
             }
             for (h = 0; h < no && need; h++) {
-                unsigned take = e[order[h]].count < need ? e[order[h]].count
-                                                         : need;
-                x->repair_egress_cost +=
-                    take * avg * (double)p->segments / SV_REPORT_GB *
-                    m->prov[e[order[h]].prov].price_egress;
+                unsigned take =
+                    e[order[h]].count < need ? e[order[h]].count : need;
+                x->repair_egress_cost += take * avg * (double)p->segments /
+                                         SV_REPORT_GB *
+                                         m->prov[e[order[h]].prov].price_egress;
                 need -= take;
             }
         }
@@ -1424,8 +1428,8 @@ static enum sv_err heal(const struct sv_report_model *m,
         if (p->good < p->n && p->good >= k) {
             unsigned old[SV_REPORT_MAX_PROV];
             memcpy(old, cnt, m->nprov * sizeof(cnt[0]));
-            if (place_fill(pl, mix64(i + 0x2545f4914f6cdd1dull),
-                           p->n - p->good, cnt)) {
+            if (place_fill(pl, mix64(i + 0x2545f4914f6cdd1dull), p->n - p->good,
+                           cnt)) {
                 memcpy(cnt, old, m->nprov * sizeof(cnt[0]));
             } else {
                 *exposed += p->segments;
@@ -1499,8 +1503,10 @@ enum sv_err sv_report_compute(struct sv_report_model *m, unsigned window_days,
     if (window_days == 0)
         window_days = SV_REPORT_WINDOW_DAYS;
     if (window_days > 36600)
-        return sv_err_set(SV_INVAL, "report: growth window of %u days is "
-                                    "too long", window_days);
+        return sv_err_set(SV_INVAL,
+                          "report: growth window of %u days is "
+                          "too long",
+                          window_days);
     if (m->k == 0 || m->k + m->m > SV_MAX_N || m->m + 1 >= SV_REPORT_HEALTH_MAX)
         return sv_err_set(SV_INVAL, "report: bad code k=%u m=%u", m->k, m->m);
     if (m->npat == 0 && m->segments > 0) {
@@ -1553,11 +1559,10 @@ enum sv_err sv_report_compute(struct sv_report_model *m, unsigned window_days,
             x->days_to_full = 0;
             x->fill_day = m->now_day;
         } else if (p->quota && x->growth_per_day > 0) {
-            x->days_to_full =
-                (double)(p->quota - p->bytes) / x->growth_per_day;
+            x->days_to_full = (double)(p->quota - p->bytes) / x->growth_per_day;
             if (x->days_to_full <= SV_REPORT_HORIZON_DAYS)
-                x->fill_day = m->now_day +
-                              (int64_t)ceil(x->days_to_full - 1e-9);
+                x->fill_day =
+                    m->now_day + (int64_t)ceil(x->days_to_full - 1e-9);
             else
                 x->days_to_full = -1; /* a century away: never */
         }
@@ -1576,9 +1581,10 @@ enum sv_err sv_report_compute(struct sv_report_model *m, unsigned window_days,
         double wy;
         x->lambda = -log1p(-p->annual_loss);
         x->window_hours =
-            r.measured ? (m->grace_seconds +
-                          (double)p->bytes / m->repair_rate_bps) / 3600
-                       : m->reprotect_hours;
+            r.measured
+                ? (m->grace_seconds + (double)p->bytes / m->repair_rate_bps) /
+                      3600
+                : m->reprotect_hours;
         x->reprotect_hours = x->window_hours;
         wy = x->window_hours * 3600 / SV_REPORT_YEAR_S;
         x->q = x->lambda * wy / (1 + x->lambda * wy);

@@ -70,15 +70,15 @@
 #include "engine/config.h"
 #include "engine/error.h"
 
-#define SV_REPORT_EXACT_MAX 20      /* providers enumerated exactly */
-#define SV_REPORT_SIM_SEGMENTS 4096 /* simulated placement samples */
-#define SV_REPORT_MAX_PROV 250      /* providers in one model */
-#define SV_REPORT_WINDOW_DAYS 30    /* default growth fit window */
-#define SV_REPORT_NEVER INT64_MAX   /* fill day of a provider not filling */
+#define SV_REPORT_EXACT_MAX    20        /* providers enumerated exactly */
+#define SV_REPORT_SIM_SEGMENTS 4096      /* simulated placement samples */
+#define SV_REPORT_MAX_PROV     250       /* providers in one model */
+#define SV_REPORT_WINDOW_DAYS  30        /* default growth fit window */
+#define SV_REPORT_NEVER        INT64_MAX /* fill day: not filling */
 #define SV_REPORT_HORIZON_DAYS 36525 /* fill dates further out are "never" */
-#define SV_REPORT_YEAR_S 31557600.0 /* 365.25 days */
-#define SV_REPORT_GB 1e9            /* prices are per 10^9 bytes */
-#define SV_REPORT_MONTH_DAYS 30.4375
+#define SV_REPORT_YEAR_S       31557600.0 /* 365.25 days */
+#define SV_REPORT_GB           1e9        /* prices are per 10^9 bytes */
+#define SV_REPORT_MONTH_DAYS   30.4375
 /* State key of the measured repair rate (written by the repair daemon):
  * bytes of rebuilt shards written per second, ASCII decimal (an 8-byte
  * little-endian unsigned integer is accepted too). */
@@ -124,11 +124,11 @@ struct sv_report_model {
     unsigned max_per_provider, max_per_owner, max_per_jurisdiction;
     uint32_t segment_size;
     char currency[16];
-    double reprotect_hours;   /* assumption when no rate was measured */
-    double repair_rate_bps;   /* measured; 0 = none */
-    double grace_seconds;     /* detection delay before repair starts */
-    int64_t now_day;          /* "today", days since the epoch (UTC) */
-    double stored_scale;      /* history's stored bytes x this (what-if k/m) */
+    double reprotect_hours; /* assumption when no rate was measured */
+    double repair_rate_bps; /* measured; 0 = none */
+    double grace_seconds;   /* detection delay before repair starts */
+    int64_t now_day;        /* "today", days since the epoch (UTC) */
+    double stored_scale;    /* history's stored bytes x this (what-if k/m) */
 
     struct sv_report_prov *prov;
     size_t nprov, cap_prov;
@@ -166,8 +166,9 @@ void sv_report_model_release(struct sv_report_model *m);
 /* Append a provider, copying its strings (owner and jurisdiction default
  * to the name when NULL). SV_EXISTS if the name is taken, SV_INVAL if
  * there are SV_REPORT_MAX_PROV already or a value is out of range. */
-enum sv_err sv_report_add_provider(struct sv_report_model *m,
-                                   const struct sv_report_prov *p) SV_MUST_CHECK;
+enum sv_err
+sv_report_add_provider(struct sv_report_model *m,
+                       const struct sv_report_prov *p) SV_MUST_CHECK;
 
 /* Index of the provider called name, or -1. */
 int sv_report_find_provider(const struct sv_report_model *m, const char *name);
@@ -260,8 +261,8 @@ enum sv_err sv_report_apply(const struct sv_report_model *today,
 
 /* Every number of the report, parallel to the model's providers. */
 struct sv_report_prov_res {
-    double share;       /* of the stored bytes, 0..1 */
-    double quota_used;  /* 0..1; < 0 when the quota is unlimited */
+    double share;      /* of the stored bytes, 0..1 */
+    double quota_used; /* 0..1; < 0 when the quota is unlimited */
     double cost_storage, cost_requests; /* per month */
     double growth_share;                /* of new stored bytes */
     double growth_per_day;              /* stored bytes per day */
@@ -300,10 +301,10 @@ struct sv_report {
     unsigned nseries; /* oldest first, the last being today */
     /* durability */
     const char *model_name;
-    int exact;     /* 1: exact enumeration; 0: union bound */
-    int simulated; /* placement simulated, not read from the catalog */
-    int measured; /* 1: measured repair rate; 0: reprotect_hours */
-    double loss_rate;           /* loss events per year */
+    int exact;        /* 1: exact enumeration; 0: union bound */
+    int simulated;    /* placement simulated, not read from the catalog */
+    int measured;     /* 1: measured repair rate; 0: reprotect_hours */
+    double loss_rate; /* loss events per year */
     double p_loss_year;
     double expected_lost_bytes; /* per year */
     uint64_t exposed_segments;  /* degraded now, repair can fix them */

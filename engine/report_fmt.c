@@ -233,8 +233,8 @@ static void cols(struct table *t, const char *id, const char *title,
         size_t len = e ? (size_t)(e - p) : strlen(p);
         struct col *c = &t->col[t->ncol++];
         const char *c1 = memchr(p, ':', len);
-        const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - p))
-                            : NULL;
+        const char *c2 =
+            c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - p)) : NULL;
         c->key = p;
         c->title = c1 ? c1 + 1 : p;
         c->right = c2 && c2[1] == 'r';
@@ -259,8 +259,8 @@ struct tables {
     unsigned n;
 };
 
-static struct table *tnew(struct tables *ts, const char *id,
-                          const char *title, const char *spec)
+static struct table *tnew(struct tables *ts, const char *id, const char *title,
+                          const char *spec)
 {
     struct table *t = &ts->t[ts->n++];
 
@@ -297,7 +297,9 @@ static void build_tables(const struct sv_report_view *v, struct tables *ts)
         const struct sv_report_prov *p = &m->prov[i];
         put(t, p->name, NULL);
         putf(t, state_name(p->state), "%s%s", state_name(p->state),
-             p->added ? " (new)" : p->in_config ? "" : " (not in config)");
+             p->added       ? " (new)"
+             : p->in_config ? ""
+                            : " (not in config)");
         put(t, p->owner, NULL);
         put(t, p->jurisdiction, NULL);
         put_bytes(t, (double)p->bytes);
@@ -361,8 +363,7 @@ static void build_tables(const struct sv_report_view *v, struct tables *ts)
         put_u(t, m->health[d]);
         put_pct(t, r->segments ? (double)m->health[d] / r->segments : 0);
     }
-    t = tnew(ts, "health.summary", "Health summary",
-             "item:item;value:value:r");
+    t = tnew(ts, "health.summary", "Health summary", "item:item;value:value:r");
     put(t, "segments", NULL);
     put_u(t, r->segments);
     put(t, "degraded segments", "degraded_segments");
@@ -400,8 +401,8 @@ static void build_tables(const struct sv_report_view *v, struct tables *ts)
         put_pct(t, x->growth_share);
         put_bytes(t, x->growth_per_day);
         if (p->quota)
-            put_bytes(t, p->bytes < p->quota ? (double)(p->quota - p->bytes)
-                                             : 0);
+            put_bytes(t,
+                      p->bytes < p->quota ? (double)(p->quota - p->bytes) : 0);
         else
             put(t, "unlimited", "");
         if (x->days_to_full >= 0)
@@ -415,8 +416,9 @@ static void build_tables(const struct sv_report_view *v, struct tables *ts)
     put(t, "model", NULL);
     put(t, r->model_name, NULL);
     put(t, "method", NULL);
-    put(t, r->exact ? "exact enumeration of provider subsets"
-                    : "upper bound: sum over placement patterns",
+    put(t,
+        r->exact ? "exact enumeration of provider subsets"
+                 : "upper bound: sum over placement patterns",
         r->exact ? "exact" : "union-bound");
     put(t, "placement", NULL);
     put(t, r->simulated ? "simulated under the caps" : "from the catalog",
@@ -506,7 +508,7 @@ static void build_compare(const struct sv_report_doc *d, struct table *t)
         put_num(t, (x), "%" fmt);                                              \
         put_num(t, (y), "%" fmt);                                              \
         snprintf(r, sizeof(r), "%.10g", (double)(y) - (double)(x));            \
-        snprintf(h, sizeof(h), "%+" fmt, (double)(y) - (double)(x));       \
+        snprintf(h, sizeof(h), "%+" fmt, (double)(y) - (double)(x));           \
         put(t, h, r);                                                          \
     } while (0)
     ROW_BYTES("stored bytes", "stored_bytes", a->bytes_total, b->bytes_total);
@@ -525,12 +527,11 @@ static void build_compare(const struct sv_report_doc *d, struct table *t)
     put(t, b->quota_total >= a->quota_total ? h : h + 1, r);
     ROW_NUM("stored / logical", "ratio", a->ratio, b->ratio, ".4f");
     ROW_NUM("degraded segments", "degraded_segments",
-            (double)a->degraded_segments, (double)b->degraded_segments,
-            ".0f");
+            (double)a->degraded_segments, (double)b->degraded_segments, ".0f");
     ROW_NUM("lost segments", "lost_segments", (double)a->lost_segments,
             (double)b->lost_segments, ".0f");
-    ROW_NUM("objects at risk", "objects_at_risk",
-            (double)ma->objects_at_risk, (double)mb->objects_at_risk, ".0f");
+    ROW_NUM("objects at risk", "objects_at_risk", (double)ma->objects_at_risk,
+            (double)mb->objects_at_risk, ".0f");
     ROW_NUM("P(lose a segment within a year)", "p_loss_year", a->p_loss_year,
             b->p_loss_year, ".3g");
     ROW_BYTES("expected bytes lost per year", "expected_bytes_lost_per_year",
@@ -591,8 +592,8 @@ static void text_table(FILE *f, const struct table *t)
     for (c = 0; c < t->ncol; c++) {
         int len = (int)field_len(t->col[c].title);
         fprintf(f, "%s%*s%.*s%*s", c ? "  " : "  ",
-                t->col[c].right ? (int)w[c] - len : 0, "", len,
-                t->col[c].title, t->col[c].right ? 0 : (int)w[c] - len, "");
+                t->col[c].right ? (int)w[c] - len : 0, "", len, t->col[c].title,
+                t->col[c].right ? 0 : (int)w[c] - len, "");
     }
     fputc('\n', f);
     for (i = 0; i < rows; i++) {
@@ -666,8 +667,8 @@ enum sv_err sv_report_render_text(FILE *f, const struct sv_report_doc *d)
         return rc;
     if (d->whatif.model) {
         spec_list(d->specs, specs, sizeof(specs));
-        fprintf(f, "\n== What-if: %s (k=%u m=%u)\n", specs,
-                d->whatif.model->k, d->whatif.model->m);
+        fprintf(f, "\n== What-if: %s (k=%u m=%u)\n", specs, d->whatif.model->k,
+                d->whatif.model->m);
         build_compare(d, &cmp);
         if (cmp.oom)
             rc = sv_err_set(SV_NOMEM, "report: out of memory");
@@ -822,8 +823,7 @@ static json_t *json_sections(const struct sv_report_view *v, int *bad)
         jset(p, "added", json_boolean(pr->added), bad);
         jset(p, "stored_bytes", jint(pr->bytes), bad);
         jset(p, "shards", jint(pr->shards), bad);
-        jset(p, "quota_bytes", pr->quota ? jint(pr->quota) : json_null(),
-             bad);
+        jset(p, "quota_bytes", pr->quota ? jint(pr->quota) : json_null(), bad);
         jset(p, "quota_used",
              r->prov[i].quota_used >= 0 ? jnum(r->prov[i].quota_used)
                                         : json_null(),
@@ -887,8 +887,7 @@ static json_t *json_sections(const struct sv_report_view *v, int *bad)
         jset(p, "growth_share", jnum(px->growth_share), bad);
         jset(p, "growth_bytes_per_day", jnum(px->growth_per_day), bad);
         jset(p, "days_to_full",
-             px->days_to_full >= 0 ? jnum(px->days_to_full) : json_null(),
-             bad);
+             px->days_to_full >= 0 ? jnum(px->days_to_full) : json_null(), bad);
         jset(p, "fill_date", jday(px->fill_day), bad);
         japp(a, p, bad);
     }
@@ -898,17 +897,16 @@ static json_t *json_sections(const struct sv_report_view *v, int *bad)
     s = json_object();
     jset(s, "model", json_string(r->model_name), bad);
     jset(s, "method", json_string(r->exact ? "exact" : "union-bound"), bad);
-    jset(s, "placement",
-         json_string(r->simulated ? "simulated" : "catalog"), bad);
-    jset(s, "window_source",
-         json_string(r->measured ? "measured" : "assumed"), bad);
+    jset(s, "placement", json_string(r->simulated ? "simulated" : "catalog"),
+         bad);
+    jset(s, "window_source", json_string(r->measured ? "measured" : "assumed"),
+         bad);
     jset(s, "repair_rate_bps",
          r->measured ? jnum(m->repair_rate_bps) : json_null(), bad);
     jset(s, "reprotect_hours_assumed", jnum(m->reprotect_hours), bad);
     jset(s, "loss_events_per_year", jnum(r->loss_rate), bad);
     jset(s, "p_loss_year", jnum(r->p_loss_year), bad);
-    jset(s, "expected_bytes_lost_per_year", jnum(r->expected_lost_bytes),
-         bad);
+    jset(s, "expected_bytes_lost_per_year", jnum(r->expected_lost_bytes), bad);
     jset(s, "exposed_segments", jint(r->exposed_segments), bad);
     jset(s, "exposure_hours", jnum(r->exposure_hours), bad);
     jset(s, "p_loss_before_repair", jnum(r->p_loss_exposure), bad);
@@ -976,8 +974,7 @@ static json_t *json_delta(const struct sv_report_doc *d, int *bad)
     jset(o, "lost_segments",
          jnum((double)b->lost_segments - (double)a->lost_segments), bad);
     jset(o, "objects_at_risk",
-         jnum((double)mb->objects_at_risk - (double)ma->objects_at_risk),
-         bad);
+         jnum((double)mb->objects_at_risk - (double)ma->objects_at_risk), bad);
     for (i = 0; i < ma->nprov; i++) {
         j = sv_report_find_provider(mb, ma->prov[i].name);
         p = json_object();
@@ -1005,8 +1002,7 @@ static json_t *json_delta(const struct sv_report_doc *d, int *bad)
         jset(p, "status", json_string("added"), bad);
         jset(p, "stored_bytes", jnum((double)mb->prov[i].bytes), bad);
         jset(p, "monthly_storage", jnum(b->prov[i].cost_storage), bad);
-        jset(p, "repair_egress_cost", jnum(b->prov[i].repair_egress_cost),
-             bad);
+        jset(p, "repair_egress_cost", jnum(b->prov[i].repair_egress_cost), bad);
         japp(arr, p, bad);
     }
     jset(o, "providers", arr, bad);
@@ -1103,14 +1099,13 @@ static void html_table(FILE *f, const struct table *t, const char *prefix)
     fprintf(f, "</table>\n");
 }
 
-static const char *const COLOR[] = {"#1f77b4", "#ff7f0e", "#2ca02c",
-                                    "#d62728", "#9467bd", "#8c564b",
-                                    "#e377c2", "#7f7f7f", "#bcbd22",
-                                    "#17becf"};
+static const char *const COLOR[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
+                                    "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                                    "#bcbd22", "#17becf"};
 #define NCOLOR (sizeof(COLOR) / sizeof(COLOR[0]))
 
-static void svg_open(FILE *f, const char *id, const char *suffix, int w,
-                     int h, const char *title)
+static void svg_open(FILE *f, const char *id, const char *suffix, int w, int h,
+                     const char *title)
 {
     fprintf(f,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"%s%s\" "
@@ -1124,8 +1119,7 @@ static void svg_open(FILE *f, const char *id, const char *suffix, int w,
 static void svg_label(FILE *f, double x, double y, const char *anchor,
                       const char *text)
 {
-    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">", x, y,
-            anchor);
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">", x, y, anchor);
     xml_text(f, text);
     fprintf(f, "</text>\n");
 }
@@ -1164,9 +1158,9 @@ static void chart_capacity(FILE *f, const struct sv_report_view *v,
                 lab, y, bl, COLOR[i % NCOLOR]);
         snprintf(line, sizeof(line), "%s of %s",
                  sv_report_fmt_bytes((double)p->bytes, b1, sizeof(b1)),
-                 p->quota ? sv_report_fmt_bytes((double)p->quota, b2,
-                                                sizeof(b2))
-                          : "unlimited");
+                 p->quota
+                     ? sv_report_fmt_bytes((double)p->quota, b2, sizeof(b2))
+                     : "unlimited");
         svg_label(f, lab + bw + 8, y + 14, "start", line);
     }
     fprintf(f, "</svg>\n");
@@ -1193,15 +1187,15 @@ static void chart_growth(FILE *f, const struct sv_report_view *v,
     }
     for (i = 0; i < m->nprov; i++) {
         const struct sv_report_prov_res *x = &r->prov[i];
-        double end = (double)m->prov[i].bytes +
-                     fmax(0, x->growth_per_day) * future;
+        double end =
+            (double)m->prov[i].bytes + fmax(0, x->growth_per_day) * future;
         if (m->prov[i].quota)
             end = fmin(end, (double)m->prov[i].quota);
         ymax = fmax(ymax, end);
         ymax = fmax(ymax, (double)m->prov[i].quota);
     }
     ymax *= 1.05;
-#define GX(day) (x0 + pw * ((day) + past) / (past + future))
+#define GX(day)   (x0 + pw * ((day) + past) / (past + future))
 #define GY(bytes) (y0 + ph - ph * (bytes) / ymax)
     svg_open(f, "chart-growth", sfx, w, h,
              "Growth per provider with projected fill dates");
@@ -1216,13 +1210,12 @@ static void chart_growth(FILE *f, const struct sv_report_view *v,
             GX(0.0), y0, GX(0.0), y0 + ph);
     svg_label(f, GX(0.0), y0 - 6, "middle", "today");
     if (GX(0.0) - x0 > 90)
-        svg_label(f, x0, y0 + ph + 14, "start",
-                  sv_report_fmt_day(m->now_day - (int64_t)past, d1,
-                                    sizeof(d1)));
+        svg_label(
+            f, x0, y0 + ph + 14, "start",
+            sv_report_fmt_day(m->now_day - (int64_t)past, d1, sizeof(d1)));
     svg_label(f, x0 - 4, y0 + ph, "end", "0");
     svg_label(f, x0 + pw, y0 + ph + 14, "end",
-              sv_report_fmt_day(m->now_day + (int64_t)future, d1,
-                                sizeof(d1)));
+              sv_report_fmt_day(m->now_day + (int64_t)future, d1, sizeof(d1)));
     svg_label(f, x0 - 4, y0 + 10, "end",
               sv_report_fmt_bytes(ymax, b, sizeof(b)));
     for (i = 0; i < m->nprov; i++) {
@@ -1251,8 +1244,7 @@ static void chart_growth(FILE *f, const struct sv_report_view *v,
                     "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" "
                     "stroke=\"%s\" stroke-opacity=\"0.5\" "
                     "stroke-dasharray=\"1 3\"/>\n",
-                    x0, GY((double)p->quota), x0 + pw, GY((double)p->quota),
-                    c);
+                    x0, GY((double)p->quota), x0 + pw, GY((double)p->quota), c);
         if (x->fill_day != SV_REPORT_NEVER && x->days_to_full <= future) {
             char lbl[200];
             fprintf(f,
@@ -1313,8 +1305,7 @@ static void chart_health(FILE *f, const struct sv_report_view *v,
 }
 
 /* Monthly cost per provider: storage, with requests stacked on top. */
-static void chart_cost(FILE *f, const struct sv_report_view *v,
-                       const char *sfx)
+static void chart_cost(FILE *f, const struct sv_report_view *v, const char *sfx)
 {
     const struct sv_report_model *m = v->model;
     const struct sv_report *r = v->rep;
@@ -1336,11 +1327,10 @@ static void chart_cost(FILE *f, const struct sv_report_view *v,
                 "<rect x=\"%d\" y=\"%.1f\" width=\"%.1f\" height=\"18\" "
                 "fill=\"%s\"/>\n<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
                 "height=\"18\" fill=\"%s\" fill-opacity=\"0.4\"/>\n",
-                lab, y, s, COLOR[i % NCOLOR], lab + s, y, q,
-                COLOR[i % NCOLOR]);
+                lab, y, s, COLOR[i % NCOLOR], lab + s, y, q, COLOR[i % NCOLOR]);
         svg_label(f, lab + s + q + 8, y + 14, "start",
-                  fmt_money(x->cost_storage + x->cost_requests, m->currency,
-                            b, sizeof(b)));
+                  fmt_money(x->cost_storage + x->cost_requests, m->currency, b,
+                            sizeof(b)));
     }
     fprintf(f, "</svg>\n");
 }

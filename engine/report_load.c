@@ -44,8 +44,10 @@ static int collect_prov(void *ctx, const struct sv_prov_rec *p)
     struct cat_prov *n;
 
     if (l->ncp >= SV_REPORT_MAX_PROV) {
-        l->rc = sv_err_set(SV_CORRUPT, "report: the catalog names more than "
-                                       "%d providers", SV_REPORT_MAX_PROV);
+        l->rc = sv_err_set(SV_CORRUPT,
+                           "report: the catalog names more than "
+                           "%d providers",
+                           SV_REPORT_MAX_PROV);
         return 1;
     }
     if (l->ncp == l->capcp) {
@@ -134,8 +136,10 @@ static int map_unknown(struct load *l, uint16_t id)
     p.weight = 1;
     l->rc = sv_report_add_provider(l->m, &p);
     if (l->rc == SV_INVAL)
-        l->rc = sv_err_set(SV_CORRUPT, "report: the catalog names more than "
-                                       "%d providers", SV_REPORT_MAX_PROV);
+        l->rc = sv_err_set(SV_CORRUPT,
+                           "report: the catalog names more than "
+                           "%d providers",
+                           SV_REPORT_MAX_PROV);
     if (l->rc)
         return -1;
     l->good[l->m->nprov - 1] = 1;

@@ -26,7 +26,7 @@
 #include "engine/report.h"
 #include "tools/tools.h"
 
-#define BUSAGE "bench report [--objects N]"
+#define BUSAGE   "bench report [--objects N]"
 #define TARGET_S 5.0
 
 struct result {
@@ -136,8 +136,7 @@ static enum sv_err add_batch(struct sv_cat *cat, const struct sv_config *cfg,
 }
 
 /* N one-segment objects through the catalog's own API, in batches. */
-static void populate(const char *dir, const struct sv_config *cfg,
-                     uint64_t n)
+static void populate(const char *dir, const struct sv_config *cfg, uint64_t n)
 {
     uint16_t id[SV_MAX_N];
     unsigned np = (unsigned)cfg->nprov, j;
@@ -149,8 +148,7 @@ static void populate(const char *dir, const struct sv_config *cfg,
     int tty = isatty(STDERR_FILENO);
 
     if (np == 0 || np > SV_MAX_N)
-        die(1, "bench report: the default configuration has %u providers",
-            np);
+        die(1, "bench report: the default configuration has %u providers", np);
     snprintf(path, sizeof(path), "%s/catalog", dir);
     rc = sv_cat_open(path, 1, &cat);
     if (rc)
@@ -171,8 +169,9 @@ static void populate(const char *dir, const struct sv_config *cfg,
         if (rc == SV_AGAIN) /* the map grew and the batch rolled back */
             rc = add_batch(cat, cfg, id, i, end, meta.created);
         if (rc)
-            die_err(rc, "bench report: objects %llu..%llu: ",
-                    (unsigned long long)i, (unsigned long long)end - 1);
+            die_err(rc,
+                    "bench report: objects %llu..%llu: ", (unsigned long long)i,
+                    (unsigned long long)end - 1);
         if (tty && (end % 100000 == 0 || end == n))
             fprintf(stderr, "\rbuilding the catalog: %llu of %llu",
                     (unsigned long long)end, (unsigned long long)n);
@@ -254,8 +253,8 @@ static void run_report(const char *dir, struct result *res)
 }
 
 /* Run fn in a child; its result and peak RSS come back through a pipe. */
-static void in_child(void (*fn)(const char *, struct result *),
-                     const char *dir, struct result *res)
+static void in_child(void (*fn)(const char *, struct result *), const char *dir,
+                     struct result *res)
 {
     struct rusage ru;
     int fd[2], st;
@@ -337,9 +336,10 @@ int bench_report(int argc, char **argv)
     if (scan.rc || rep.rc)
         die(1, "bench report: %s", scan.rc ? scan.err : rep.err);
     if (rep.segments != n || scan.segments != n)
-        die(1, "bench report: built %llu segments, the report saw %llu, the "
-               "scan %llu", (unsigned long long)n,
-            (unsigned long long)rep.segments,
+        die(1,
+            "bench report: built %llu segments, the report saw %llu, the "
+            "scan %llu",
+            (unsigned long long)n, (unsigned long long)rep.segments,
             (unsigned long long)scan.segments);
 
     printf("catalog: %llu objects, %llu segments (built in %.1f s, %s)\n",

@@ -35,7 +35,7 @@
 #include "tools/tools.h"
 
 #define USAGE                                                                  \
-    "report [--json|--csv|--html FILE] [--what-if SPEC]... [--window DAYS] "  \
+    "report [--json|--csv|--html FILE] [--what-if SPEC]... [--window DAYS] "   \
     "[--today YYYY-MM-DD]"
 
 enum fmt { FMT_TEXT, FMT_JSON, FMT_CSV, FMT_HTML };
