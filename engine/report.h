@@ -19,8 +19,10 @@
  * many objects it holds, so memory stays bounded. A model without
  * patterns (built by hand, or after a what-if that re-encodes) gets a
  * simulated placement: SV_REPORT_SIM_SEGMENTS sample segments placed by
- * weighted rendezvous under the caps, each standing for its share of the
- * segments and bytes.
+ * the engine's own sv_place (weight = free quota x configured weight;
+ * unlimited providers count as the emptiest limited one) under the caps,
+ * each standing for its share of the segments and bytes. Repair in a
+ * what-if and the healing below use sv_place the same way.
  *
  * Growth: the vault's stored bytes per day (least squares over a window
  * of the history) split among providers by the placement's choice today:
