@@ -11,7 +11,7 @@
 #   base+1, +2       ceph-mon (msgr v2, v1)
 #   base+10..+12     radosgw ceph1..ceph3 (the S3 endpoints)
 #   base+20+10*(i-1) swift i proxy (S3 endpoint); +1 account, +2 container,
-#                    +3 object server, +4 reserved for memcache (unused)
+#                    +3 object server, +4 its memcached
 #   base+50..+99     ceph-osd messenger ports
 
 SV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
