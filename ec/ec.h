@@ -21,6 +21,8 @@
 
 #define SV_EC_MAX_N 255
 #define SV_EC_ALIGN 64
+/* Decode patterns the per-codec cache keeps (least recently used goes). */
+#define SV_EC_CACHE_SLOTS 64
 
 struct sv_ec;
 

@@ -70,7 +70,10 @@ enum sv_err sv_err_wrap(enum sv_err e, const char *fmt, ...)
         memcpy(old, err_buf, sizeof(old));
     else
         snprintf(old, sizeof(old), "%s", sv_strerror(e));
-    snprintf(err_buf, sizeof(err_buf), "%s%s", prefix, old);
+    /* A long chain loses the tail of its cause; the checked return keeps
+     * gcc's -Wformat-truncation (an error at -O1) quiet about that. */
+    if (snprintf(err_buf, sizeof(err_buf), "%s%s", prefix, old) < 0)
+        err_buf[0] = '\0';
     err_set = 1;
     return e;
 }

@@ -19,11 +19,19 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_RULES 8
+#define MAX_RULES   8
 #define FLIP_STRIDE 512
 
-enum kind { K_FAIL, K_AGAIN, K_NOSPACE, K_DENIED, K_LATENCY, K_HANG, K_FLIP,
-            K_DROP };
+enum kind {
+    K_FAIL,
+    K_AGAIN,
+    K_NOSPACE,
+    K_DENIED,
+    K_LATENCY,
+    K_HANG,
+    K_FLIP,
+    K_DROP
+};
 
 static const char *const kind_names[] = {
     "fail", "again", "nospace", "denied", "latency", "hang", "flip", "drop",
@@ -108,8 +116,8 @@ static int parse_dur(const char *s, uint64_t *us)
     return 0;
 }
 
-static int parse_clause(char *c, enum sv_fault_op op, struct rule *r,
-                        char *why, size_t wlen)
+static int parse_clause(char *c, enum sv_fault_op op, struct rule *r, char *why,
+                        size_t wlen)
 {
     char *arg = strchr(c, ':'), *at;
     unsigned k;
@@ -127,8 +135,10 @@ static int parse_clause(char *c, enum sv_fault_op op, struct rule *r,
         if (!strcmp(c, kind_names[k]))
             break;
     if (k == sizeof(kind_names) / sizeof(kind_names[0])) {
-        snprintf(why, wlen, "unknown fault '%s' (every, fail, again, "
-                 "nospace, denied, latency, hang, flip, drop)", c);
+        snprintf(why, wlen,
+                 "unknown fault '%s' (every, fail, again, "
+                 "nospace, denied, latency, hang, flip, drop)",
+                 c);
         return -1;
     }
     r->kind = (enum kind)k;
@@ -164,38 +174,36 @@ static int parse_clause(char *c, enum sv_fault_op op, struct rule *r,
 }
 
 /* Parse a whole spec into out; -1 with the reason in why. */
-static int parse_spec(const char *spec, enum sv_fault_op op,
-                      struct rules *out, char *why, size_t wlen)
+static int parse_spec(const char *spec, enum sv_fault_op op, struct rules *out,
+                      char *why, size_t wlen)
 {
-    char *copy, *c, *save = NULL;
+    char *copy, *rest, *c, *e;
     int rc = 0;
 
     out->n = 0;
-    if (!spec || !*spec || !strcmp(spec, "none"))
+    if (!spec || !strcmp(spec, "none"))
         return 0;
     copy = strdup(spec);
     if (!copy) {
         snprintf(why, wlen, "out of memory");
         return -1;
     }
-    for (c = strtok_r(copy, ",", &save); c && !rc;
-         c = strtok_r(NULL, ",", &save)) {
+    rest = copy;
+    while (!rc && (c = strsep(&rest, ",")) != NULL) {
         while (*c == ' ' || *c == '\t')
             c++;
-        for (char *e = c + strlen(c); e > c && (e[-1] == ' ' ||
-                                                e[-1] == '\t');)
+        for (e = c + strlen(c); e > c && (e[-1] == ' ' || e[-1] == '\t');)
             *--e = '\0';
-        if (out->n == MAX_RULES) {
+        if (!*c) {
+            snprintf(why, wlen, "empty clause (use none for no fault)");
+            rc = -1;
+        } else if (out->n == MAX_RULES) {
             snprintf(why, wlen, "more than %d clauses", MAX_RULES);
             rc = -1;
         } else {
             rc = parse_clause(c, op, &out->r[out->n], why, wlen);
             out->n += !rc;
         }
-    }
-    if (!rc && out->n == 0) {
-        snprintf(why, wlen, "empty spec (use none)");
-        rc = -1;
     }
     free(copy);
     return rc;
@@ -279,9 +287,10 @@ static enum sv_err pre(struct fault *f, enum sv_fault_op op, const char *key,
         return SV_OK;
     if (v->err_kind == K_HANG) {
         sleep_us(v->hang_us);
-        return sv_err_set(SV_AGAIN, "provider %s: %s %s: timed out after "
-                          "%llu ms (injected hang, call %llu)", f->name,
-                          up[op], key ? key : "",
+        return sv_err_set(SV_AGAIN,
+                          "provider %s: %s %s: timed out after "
+                          "%llu ms (injected hang, call %llu)",
+                          f->name, up[op], key ? key : "",
                           (unsigned long long)(v->hang_us / 1000),
                           (unsigned long long)v->call);
     }
@@ -304,10 +313,11 @@ static enum sv_err pre(struct fault *f, enum sv_fault_op op, const char *key,
         rc = SV_IO;
         break;
     }
-    return sv_err_set(rc, "provider %s: %s %s: injected fault '%s' (call "
-                      "%llu): %s", f->name, up[op], key ? key : "",
-                      kind_names[v->err_kind], (unsigned long long)v->call,
-                      sv_strerror(rc));
+    return sv_err_set(rc,
+                      "provider %s: %s %s: injected fault '%s' (call "
+                      "%llu): %s",
+                      f->name, up[op], key ? key : "", kind_names[v->err_kind],
+                      (unsigned long long)v->call, sv_strerror(rc));
 }
 
 static enum sv_err fault_put(void *state, const char *key,
@@ -436,8 +446,7 @@ static enum sv_err load_rules(struct fault *f,
     return SV_OK;
 }
 
-static enum sv_err fault_open(const struct sv_prov_params *params,
-                              void **state)
+static enum sv_err fault_open(const struct sv_prov_params *params, void **state)
 {
     const struct sv_kv *inner_kv = sv_kv_find(params, "inner");
     const char *inner_type = inner_kv ? inner_kv->value : "fs";
@@ -451,13 +460,13 @@ static enum sv_err fault_open(const struct sv_prov_params *params,
 
     inner_ops = sv_provider_find(inner_type);
     if (!inner_ops || inner_ops == &sv_provider_fault)
-        return sv_prov_config_err(params, inner_kv, "inner must name another "
+        return sv_prov_config_err(params, inner_kv,
+                                  "inner must name another "
                                   "backend (fs or s3)");
     f = calloc(1, sizeof(*f));
     kv = calloc(params->nkv + 1, sizeof(*kv));
     if (!f || !kv || !(f->name = strdup(params->name))) {
-        rc = sv_err_set(SV_NOMEM, "provider %s: out of memory",
-                        params->name);
+        rc = sv_err_set(SV_NOMEM, "provider %s: out of memory", params->name);
         goto fail_early;
     }
     pthread_mutex_init(&f->mu, NULL);
@@ -467,8 +476,8 @@ static enum sv_err fault_open(const struct sv_prov_params *params,
     /* The inner backend sees its own keys and its type, nothing of ours. */
     ip.nkv = 0;
     ip.kv = kv;
-    kv[ip.nkv++] = (struct sv_kv){"type", inner_type,
-                                  inner_kv ? inner_kv->line : 0};
+    kv[ip.nkv++] =
+        (struct sv_kv){"type", inner_type, inner_kv ? inner_kv->line : 0};
     for (i = 0; i < params->nkv; i++) {
         const char *k = params->kv[i].key;
 
@@ -513,8 +522,8 @@ enum sv_err sv_fault_set(struct sv_provider *p, enum sv_fault_op op,
         return sv_err_set(SV_INVAL, "provider %s: no fault operation %d",
                           f->name, (int)op);
     if (parse_spec(spec, op, &r, why, sizeof(why)))
-        return sv_err_set(SV_INVAL, "provider %s: fault_%s = '%s': %s",
-                          f->name, op_names[op], spec, why);
+        return sv_err_set(SV_INVAL, "provider %s: fault_%s = '%s': %s", f->name,
+                          op_names[op], spec, why);
     pthread_mutex_lock(&f->mu);
     f->rules[op] = r;
     atomic_store(&f->calls[op], 0);

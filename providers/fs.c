@@ -38,10 +38,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FS_KEY_MAX 1024      /* bytes in a key, as S3 */
-#define FS_PAGE 1000         /* keys per listing page by default */
-#define FS_TMP_STALE 86400   /* seconds before a crash's temporary goes */
-#define FS_DIR_MARK '%'
+#define FS_KEY_MAX   1024  /* bytes in a key, as S3 */
+#define FS_PAGE      1000  /* keys per listing page by default */
+#define FS_TMP_STALE 86400 /* seconds before a crash's temporary goes */
+#define FS_DIR_MARK  '%'
 
 struct fs {
     char *name;
@@ -74,9 +74,8 @@ static enum sv_err errno_code(int e)
 
 /* "provider NAME: OP KEY: what ROOT/REL: strerror", with the code errno
  * maps to. */
-static enum sv_err fs_fail(const struct fs *fs, const char *op,
-                           const char *key, const char *what, const char *rel,
-                           int e)
+static enum sv_err fs_fail(const struct fs *fs, const char *op, const char *key,
+                           const char *what, const char *rel, int e)
 {
     return sv_err_set(errno_code(e), "provider %s: %s %s: %s %s%s%s: %s",
                       fs->name, op, key, what, fs->root, *rel ? "/" : "", rel,
@@ -134,8 +133,8 @@ static enum sv_err key_path(const struct fs *fs, const char *op,
         }
     }
     if (why)
-        return sv_err_set(SV_INVAL, "provider %s: %s %s: %s", fs->name, op,
-                          key, why);
+        return sv_err_set(SV_INVAL, "provider %s: %s %s: %s", fs->name, op, key,
+                          why);
     out[o] = '\0';
     return SV_OK;
 }
@@ -202,8 +201,8 @@ static int make_dirs(const struct fs *fs, char *rel, size_t upto)
         if (mkdirat(fs->rootfd, rel, 0700) == 0) {
             if (parent) {
                 rel[parent] = '\0';
-                pfd = openat(fs->rootfd, rel, O_RDONLY | O_DIRECTORY |
-                                                  O_CLOEXEC);
+                pfd =
+                    openat(fs->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 rel[parent] = '/';
             } else {
                 pfd = dup(fs->rootfd);
@@ -378,16 +377,17 @@ static enum sv_err open_obj(const struct fs *fs, const char *op,
     }
     if (!S_ISREG(st->st_mode)) {
         close(fd);
-        return sv_err_set(SV_NOTFOUND, "provider %s: %s %s: no such key "
-                          "(%s/%s is not a file)", fs->name, op, key,
-                          fs->root, rel);
+        return sv_err_set(SV_NOTFOUND,
+                          "provider %s: %s %s: no such key "
+                          "(%s/%s is not a file)",
+                          fs->name, op, key, fs->root, rel);
     }
     *fd_out = fd;
     return SV_OK;
 }
 
-static enum sv_err fs_get(void *state, const char *key, uint64_t off,
-                          void *buf, size_t cap, size_t *nread)
+static enum sv_err fs_get(void *state, const char *key, uint64_t off, void *buf,
+                          size_t cap, size_t *nread)
 {
     struct fs *fs = state;
     struct stat st;
@@ -403,8 +403,7 @@ static enum sv_err fs_get(void *state, const char *key, uint64_t off,
         *nread = 0;
         goto done;
     }
-    want = (uint64_t)st.st_size - off < cap ? (size_t)(st.st_size - off)
-                                            : cap;
+    want = (uint64_t)st.st_size - off < cap ? (size_t)(st.st_size - off) : cap;
     while (got < want) {
         n = pread(fd, (char *)buf + got, want - got, (off_t)(off + got));
         if (n < 0 && errno == EINTR)
@@ -528,18 +527,16 @@ static void visit(struct walk *w, int dfd, size_t klen, const char *rel,
             return; /* deleted meanwhile, or not ours */
         w->count++;
         memcpy(w->last, w->key, klen + slen + 1);
-        if (w->fn(w->ctx, w->key, (uint64_t)st.st_size,
-                  (int64_t)st.st_mtime))
+        if (w->fn(w->ctx, w->key, (uint64_t)st.st_size, (int64_t)st.st_mtime))
             w->stop = 1;
         return;
     }
     snprintf(sub, sizeof(sub), "%s%s/", rel, en->name);
-    fd = openat(dfd, en->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-                                   O_NOFOLLOW);
+    fd = openat(dfd, en->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         if (errno != ENOENT)
-            w->rc = fs_fail(w->fs, "LIST", w->prefix, "open directory", sub,
-                            errno);
+            w->rc =
+                fs_fail(w->fs, "LIST", w->prefix, "open directory", sub, errno);
         return;
     }
     walk_dir(w, fd, klen + slen, sub); /* walk_dir closes fd */
@@ -556,8 +553,7 @@ static void walk_dir(struct walk *w, int dfd, size_t klen, const char *rel)
 
     d = fdopendir(dfd);
     if (!d) {
-        w->rc = fs_fail(w->fs, "LIST", w->prefix, "read directory", rel,
-                        errno);
+        w->rc = fs_fail(w->fs, "LIST", w->prefix, "read directory", rel, errno);
         close(dfd);
         return;
     }
@@ -597,11 +593,11 @@ static void walk_dir(struct walk *w, int dfd, size_t klen, const char *rel)
         n++;
     }
     if (errno) {
-        w->rc = fs_fail(w->fs, "LIST", w->prefix, "read directory", rel,
-                        errno);
+        w->rc = fs_fail(w->fs, "LIST", w->prefix, "read directory", rel, errno);
         goto out;
     }
-    qsort(ents, n, sizeof(*ents), ent_cmp);
+    if (n)
+        qsort(ents, n, sizeof(*ents), ent_cmp);
     for (i = 0; i < n && !w->stop && !w->rc; i++)
         visit(w, dfd, klen, rel, &ents[i]);
     goto out;
@@ -709,8 +705,7 @@ static enum sv_err fs_open(const struct sv_prov_params *params, void **state)
         return sv_prov_config_err(params, path, "type = fs needs path = DIR");
     fs = calloc(1, sizeof(*fs));
     if (!fs)
-        return sv_err_set(SV_NOMEM, "provider %s: out of memory",
-                          params->name);
+        return sv_err_set(SV_NOMEM, "provider %s: out of memory", params->name);
     fs->rootfd = -1;
     fs->name = strdup(params->name);
     if (path->value[0] == '/' || !params->base_dir || !*params->base_dir)
@@ -720,17 +715,15 @@ static enum sv_err fs_open(const struct sv_prov_params *params, void **state)
     if (r < 0 || !fs->name) {
         fs->root = NULL;
         fs_close(fs);
-        return sv_err_set(SV_NOMEM, "provider %s: out of memory",
-                          params->name);
+        return sv_err_set(SV_NOMEM, "provider %s: out of memory", params->name);
     }
     if (mkdir_p(fs->root) ||
-        (fs->rootfd = open(fs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) <
-            0) {
+        (fs->rootfd = open(fs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
         int e = errno;
         enum sv_err rc = errno_code(e) == SV_NOTFOUND ? SV_IO : errno_code(e);
 
-        sv_err_set(rc, "provider %s: directory %s: %s", params->name,
-                   fs->root, strerror(e));
+        sv_err_set(rc, "provider %s: directory %s: %s", params->name, fs->root,
+                   strerror(e));
         fs_close(fs);
         return rc;
     }

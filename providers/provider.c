@@ -155,15 +155,13 @@ static void ewma_add(_Atomic uint64_t *ewma, uint64_t us)
         us = 1; /* 0 means "no sample yet" */
     do {
         /* alpha = 1/8, in signed arithmetic so a fall is smoothed too */
-        nw = old ? (uint64_t)((int64_t)old +
-                              ((int64_t)us - (int64_t)old) / 8)
+        nw = old ? (uint64_t)((int64_t)old + ((int64_t)us - (int64_t)old) / 8)
                  : us;
     } while (!atomic_compare_exchange_weak_explicit(
         ewma, &old, nw, memory_order_relaxed, memory_order_relaxed));
 }
 
-static int list_tramp(void *ctx, const char *key, uint64_t size,
-                      int64_t mtime)
+static int list_tramp(void *ctx, const char *key, uint64_t size, int64_t mtime)
 {
     struct call *c = ctx;
     int r;
@@ -210,8 +208,8 @@ static void name_detail(const char *name, const char *what, const char *key,
 
     snprintf(tag, sizeof(tag), "provider %s", name);
     if (msg == sv_strerror(rc) || !*msg)
-        sv_err_set(rc, "provider %s: %s %s: %s", name, what, key ? key : "",
-                   sv_strerror(rc));
+        sv_err_set(rc, "provider %s: %s%s%s: %s", name, what,
+                   key && *key ? " " : "", key ? key : "", sv_strerror(rc));
     else if (!strstr(msg, tag))
         sv_err_wrap(rc, "provider %s: ", name);
     if (tries > 1) {
@@ -253,9 +251,8 @@ static enum sv_err run(struct sv_provider *p, struct call *c)
 static enum sv_err bad_arg(const struct sv_provider *p, const char *what,
                            const char *key)
 {
-    return sv_err_set(SV_INVAL, "provider %s: %s%s%s",
-                      p ? p->name : "(none)", what, key ? ": " : "",
-                      key ? key : "");
+    return sv_err_set(SV_INVAL, "provider %s: %s%s%s", p ? p->name : "(none)",
+                      what, key ? ": " : "", key ? key : "");
 }
 
 #define COUNT(p, field, n)                                                     \
@@ -286,8 +283,8 @@ enum sv_err sv_prov_put(struct sv_provider *p, const char *key,
 enum sv_err sv_prov_get(struct sv_provider *p, const char *key, uint64_t off,
                         void *buf, size_t cap, size_t *nread)
 {
-    struct call c = {.op = OP_GET, .key = key, .off = off, .buf = buf,
-                     .cap = cap};
+    struct call c = {
+        .op = OP_GET, .key = key, .off = off, .buf = buf, .cap = cap};
     enum sv_err rc;
 
     if (!p || !key || !*key || !nread || (cap && !buf))
@@ -296,16 +293,17 @@ enum sv_err sv_prov_get(struct sv_provider *p, const char *key, uint64_t off,
     rc = run(p, &c);
     if (rc == SV_OK) {
         if (c.nread > cap) /* a backend bug must not look like data */
-            return sv_err_set(SV_IO, "provider %s: GET %s: read %zu bytes "
-                              "into %zu", p->name, key, c.nread, cap);
+            return sv_err_set(SV_IO,
+                              "provider %s: GET %s: read %zu bytes "
+                              "into %zu",
+                              p->name, key, c.nread, cap);
         COUNT(p, bytes_got, c.nread);
         *nread = c.nread;
     }
     return rc;
 }
 
-enum sv_err sv_prov_head(struct sv_provider *p, const char *key,
-                         uint64_t *size)
+enum sv_err sv_prov_head(struct sv_provider *p, const char *key, uint64_t *size)
 {
     struct call c = {.op = OP_HEAD, .key = key};
     enum sv_err rc;
@@ -333,8 +331,12 @@ enum sv_err sv_prov_list(struct sv_provider *p, const char *prefix,
                          const char *token, size_t max, sv_list_fn *fn,
                          void *ctx, char **next)
 {
-    struct call c = {.op = OP_LIST, .key = prefix ? prefix : "",
-                     .token = token, .max = max, .fn = fn, .ctx = ctx};
+    struct call c = {.op = OP_LIST,
+                     .key = prefix ? prefix : "",
+                     .token = token,
+                     .max = max,
+                     .fn = fn,
+                     .ctx = ctx};
     enum sv_err rc;
 
     if (!p || !fn || !next)
@@ -380,9 +382,10 @@ enum sv_err sv_prov_list_all(struct sv_provider *p, const char *prefix,
         if (rc || a.stopped)
             break;
         if (next && token && !strcmp(next, token)) {
-            rc = sv_err_set(SV_IO, "provider %s: LIST %s: the continuation "
-                            "did not advance past %s", p->name,
-                            prefix ? prefix : "", token);
+            rc = sv_err_set(SV_IO,
+                            "provider %s: LIST %s: the continuation "
+                            "did not advance past %s",
+                            p->name, prefix ? prefix : "", token);
             break;
         }
         free(token);
@@ -452,15 +455,13 @@ enum sv_err sv_prov_open(const struct sv_prov_params *params,
         return sv_err_set(SV_INVAL, "provider open: no parameters or name");
     t = sv_kv_find(params, "type");
     for (i = 0; i < NBACKENDS; i++)
-        snprintf(known + strlen(known), sizeof(known) - strlen(known),
-                 "%s%s", i ? ", " : "", backends[i]->type);
+        snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
+                 i ? ", " : "", backends[i]->type);
     if (!t || !t->value || !*t->value)
-        return sv_prov_config_err(params, NULL, "no type = (one of %s)",
-                                  known);
+        return sv_prov_config_err(params, NULL, "no type = (one of %s)", known);
     ops = sv_provider_find(t->value);
     if (!ops)
-        return sv_prov_config_err(params, t, "unknown type (one of %s)",
-                                  known);
+        return sv_prov_config_err(params, t, "unknown type (one of %s)", known);
     return sv_prov_open_ops(ops, params, out);
 }
 
@@ -474,17 +475,17 @@ enum sv_err sv_prov_open_ops(const struct sv_provider_ops *ops,
 
     if (!ops || !params || !params->name || !*params->name || !out)
         return sv_err_set(SV_INVAL, "provider open: no backend, parameters "
-                          "or name");
+                                    "or name");
     if (ops->version != SV_PROVIDER_V1)
-        return sv_err_set(SV_VERSION, "provider %s: backend %s speaks "
-                          "interface version %d, not %d", params->name,
-                          ops->type ? ops->type : "?", ops->version,
-                          SV_PROVIDER_V1);
+        return sv_err_set(SV_VERSION,
+                          "provider %s: backend %s speaks "
+                          "interface version %d, not %d",
+                          params->name, ops->type ? ops->type : "?",
+                          ops->version, SV_PROVIDER_V1);
     p = calloc(1, sizeof(*p));
     if (!p || !(p->name = strdup(params->name))) {
         free(p);
-        return sv_err_set(SV_NOMEM, "provider %s: out of memory",
-                          params->name);
+        return sv_err_set(SV_NOMEM, "provider %s: out of memory", params->name);
     }
     sv_err_clear();
     rc = ops->open(params, &state);
@@ -496,8 +497,8 @@ enum sv_err sv_prov_open_ops(const struct sv_provider_ops *ops,
     }
     p->ops = ops;
     p->state = state;
-    p->retry = (struct sv_retry){SV_RETRY_TRIES, SV_RETRY_BASE_MS,
-                                 SV_RETRY_CAP_MS};
+    p->retry =
+        (struct sv_retry){SV_RETRY_TRIES, SV_RETRY_BASE_MS, SV_RETRY_CAP_MS};
     *out = p;
     return SV_OK;
 }

@@ -110,7 +110,8 @@ const struct sv_provider_ops *sv_provider_find(const char *type);
 struct sv_prov_counters {
     uint64_t puts, gets, heads, dels, lists;
     uint64_t bytes_put, bytes_got;
-    uint64_t retries, failures; /* failures: calls that failed after retries */
+    uint64_t retries;  /* tries beyond the first */
+    uint64_t failures; /* calls that failed after retries (not NOTFOUND) */
     uint64_t latency_ewma_us;   /* smoothed latency of successful calls */
 };
 

@@ -7,6 +7,7 @@
 #include "tests/lib/contract.h"
 
 #include <criterion/criterion.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +33,8 @@ static void assert_detail(struct sv_provider *p, enum sv_err rc,
     cr_assert(strstr(msg, sv_prov_name(p)) != NULL,
               "detail does not name provider %s: %s", sv_prov_name(p), msg);
     if (key)
-        cr_assert(strstr(msg, key) != NULL,
-                  "detail does not name key %s: %s", key, msg);
+        cr_assert(strstr(msg, key) != NULL, "detail does not name key %s: %s",
+                  key, msg);
 }
 
 static void put1(struct sv_provider *p, const char *key, const void *buf,
@@ -63,8 +64,8 @@ static void expect_bytes(struct sv_provider *p, const char *key,
     rc = sv_prov_get(p, key, 0, got, len + 1, &n);
     cr_assert_eq(rc, SV_OK, "get %s: %s", key, sv_errmsg(rc));
     cr_assert_eq(n, len, "get %s: %zu bytes, want %zu", key, n, len);
-    cr_assert(len == 0 || memcmp(got, want, len) == 0,
-              "get %s: bytes differ", key);
+    cr_assert(len == 0 || memcmp(got, want, len) == 0, "get %s: bytes differ",
+              key);
     free(got);
 }
 
@@ -116,10 +117,12 @@ void tu_contract_ranges(struct sv_provider *p, const char *prefix)
         uint64_t off;
         size_t cap, want;
     } cases[] = {
-        {0, 10, 10},         {1, 1, 1},         {4095, 2, 2},
-        {12345, 1000, 1000}, {99990, 100, 10},  {99999, 1, 1},
-        {99999, 50, 1},      {100000, 10, 0},   {100001, 10, 0},
-        {1ull << 40, 10, 0}, {50000, 50000, 50000}, {0, 200000, 100000},
+        {0, 10, 10},           {1, 1, 1},
+        {4095, 2, 2},          {12345, 1000, 1000},
+        {99990, 100, 10},      {99999, 1, 1},
+        {99999, 50, 1},        {100000, 10, 0},
+        {100001, 10, 0},       {1ull << 40, 10, 0},
+        {50000, 50000, 50000}, {0, 200000, 100000},
     };
     const size_t len = 100000;
     char *k = ckey(prefix, "ranges");
@@ -196,14 +199,12 @@ void tu_contract_missing(struct sv_provider *p, const char *prefix)
 
     sv_err_clear();
     rc = sv_prov_get(p, k, 0, buf, sizeof(buf), &n);
-    cr_assert_eq(rc, SV_NOTFOUND, "get of a missing key: %s",
-                 sv_errname(rc));
+    cr_assert_eq(rc, SV_NOTFOUND, "get of a missing key: %s", sv_errname(rc));
     assert_detail(p, rc, k);
     cr_assert_eq(n, 77, "nread set on failure");
     sv_err_clear();
     rc = sv_prov_head(p, k, &size);
-    cr_assert_eq(rc, SV_NOTFOUND, "head of a missing key: %s",
-                 sv_errname(rc));
+    cr_assert_eq(rc, SV_NOTFOUND, "head of a missing key: %s", sv_errname(rc));
     assert_detail(p, rc, k);
     cr_assert_eq(size, 77, "size set on failure");
     rc = sv_prov_del(p, k);
@@ -356,7 +357,7 @@ void tu_contract_odd_names(struct sv_provider *p, const char *prefix)
 {
     /* In key order, as the listing must return them. */
     static const char *const names[] = {
-        "odd/a b",     "odd/a%20b", "odd/a%2Fb", "odd/a+b",
+        "odd/a b",     "odd/a%20b", "odd/a%2Fb",      "odd/a+b",
         "odd/a+b=c%d", "odd/a=b",   "odd/sp ace/x y", "odd/x ~!%+=",
     };
     size_t nn = sizeof(names) / sizeof(names[0]), i;
@@ -395,4 +396,54 @@ void tu_contract_odd_names(struct sv_provider *p, const char *prefix)
         free(k);
     }
     free(lp);
+}
+
+static enum sv_err vopen(struct sv_provider **out, const char *name, va_list ap)
+{
+    struct sv_kv kv[32];
+    struct sv_prov_params params = {
+        .name = name, .cfg_file = "test.conf", .kv = kv};
+    const char *k;
+
+    while ((k = va_arg(ap, const char *)) != NULL) {
+        cr_assert_lt(params.nkv, 32);
+        kv[params.nkv].key = k;
+        kv[params.nkv].value = va_arg(ap, const char *);
+        kv[params.nkv].line = (int)params.nkv + 2;
+        params.nkv++;
+    }
+    return sv_prov_open(&params, out);
+}
+
+enum sv_err tu_prov_try_open(struct sv_provider **out, const char *name, ...)
+{
+    va_list ap;
+    enum sv_err rc;
+
+    va_start(ap, name);
+    rc = vopen(out, name, ap);
+    va_end(ap);
+    return rc;
+}
+
+struct sv_provider *tu_prov_open(const char *name, ...)
+{
+    struct sv_provider *p = NULL;
+    va_list ap;
+    enum sv_err rc;
+
+    va_start(ap, name);
+    rc = vopen(&p, name, ap);
+    va_end(ap);
+    cr_assert_eq(rc, SV_OK, "open provider %s: %s", name, sv_errmsg(rc));
+    return p;
+}
+
+int tu_list_count(void *ctx, const char *key, uint64_t size, int64_t mtime)
+{
+    (void)key;
+    (void)size;
+    (void)mtime;
+    ++*(unsigned *)ctx;
+    return 0;
 }
