@@ -43,11 +43,11 @@
 #include "engine/log.h"
 #include "providers/s3_xml.h"
 
-#define S3_KEY_MAX 1024
-#define S3_PAGE_MAX 1000             /* ListObjectsV2 max-keys cap */
-#define S3_ERRBODY_MAX (64u << 10)   /* error documents kept */
-#define S3_LISTBODY_MAX (32u << 20)  /* a listing page kept */
-#define S3_CONN_MAX 256
+#define S3_KEY_MAX      1024
+#define S3_PAGE_MAX     1000        /* ListObjectsV2 max-keys cap */
+#define S3_ERRBODY_MAX  (64u << 10) /* error documents kept */
+#define S3_LISTBODY_MAX (32u << 20) /* a listing page kept */
+#define S3_CONN_MAX     256
 
 struct s3 {
     char *name;
@@ -85,7 +85,7 @@ struct s3_req {
     uint8_t *buf;
     size_t cap, got;
     uint64_t off, skip, recv; /* recv: body bytes that arrived */
-    int full; /* buf filled: the rest was refused */
+    int full;                 /* buf filled: the rest was refused */
 
     /* any other body is kept here, up to body_max */
     char *body;
@@ -99,9 +99,9 @@ struct s3_req {
 };
 
 static const char *const s3_keys[] = {
-    "endpoint", "bucket",          "region",        "credentials",
-    "connect_timeout", "timeout", "max_connections", "create_bucket",
-    NULL,
+    "endpoint",        "bucket",          "region",
+    "credentials",     "connect_timeout", "timeout",
+    "max_connections", "create_bucket",   NULL,
 };
 
 /* ------------------------------------------------------------ global */
@@ -165,7 +165,8 @@ static enum sv_err parse_duration_ms(const struct sv_prov_params *pp,
     *ms = (long)(v * 1000.0 + 0.5);
     return SV_OK;
 bad:
-    return sv_prov_config_err(pp, kv, "want a duration such as 10, 2.5s "
+    return sv_prov_config_err(pp, kv,
+                              "want a duration such as 10, 2.5s "
                               "or 500ms (1ms to 1 day)");
 }
 
@@ -217,8 +218,7 @@ static enum sv_err creds_from_file(struct s3 *s,
 
     if (path[0] != '/' && pp->base_dir && *pp->base_dir) {
         if (asprintf(&full, "%s/%s", pp->base_dir, path) < 0)
-            return sv_err_set(SV_NOMEM, "provider %s: out of memory",
-                              s->name);
+            return sv_err_set(SV_NOMEM, "provider %s: out of memory", s->name);
         path = full;
     }
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -232,15 +232,17 @@ static enum sv_err creds_from_file(struct s3 *s,
         goto out;
     }
     if (st.st_mode & 077) {
-        rc = sv_prov_config_err(pp, kv, "%s has mode %04o: others may read "
-                                "the secret; chmod 600 it", path,
-                                (unsigned)(st.st_mode & 07777));
+        rc = sv_prov_config_err(pp, kv,
+                                "%s has mode %04o: others may read "
+                                "the secret; chmod 600 it",
+                                path, (unsigned)(st.st_mode & 07777));
         goto out;
     }
     if (st.st_uid != geteuid()) {
-        rc = sv_prov_config_err(pp, kv, "%s belongs to uid %u, not to this "
-                                "user (%u)", path, (unsigned)st.st_uid,
-                                (unsigned)geteuid());
+        rc = sv_prov_config_err(pp, kv,
+                                "%s belongs to uid %u, not to this "
+                                "user (%u)",
+                                path, (unsigned)st.st_uid, (unsigned)geteuid());
         goto out;
     }
     f = fdopen(fd, "r");
@@ -274,8 +276,7 @@ out:
     return rc;
 }
 
-static enum sv_err creds_from_env(struct s3 *s,
-                                  const struct sv_prov_params *pp,
+static enum sv_err creds_from_env(struct s3 *s, const struct sv_prov_params *pp,
                                   const struct sv_kv *kv, const char *name)
 {
     char var[256];
@@ -298,8 +299,7 @@ static enum sv_err creds_from_env(struct s3 *s,
     return SV_OK;
 }
 
-static enum sv_err parse_endpoint(struct s3 *s,
-                                  const struct sv_prov_params *pp,
+static enum sv_err parse_endpoint(struct s3 *s, const struct sv_prov_params *pp,
                                   const struct sv_kv *kv)
 {
     const char *v = kv->value, *host;
@@ -310,18 +310,21 @@ static enum sv_err parse_endpoint(struct s3 *s,
     else if (!strncmp(v, "https://", 8))
         host = v + 8;
     else
-        return sv_prov_config_err(pp, kv, "want http://HOST[:PORT] or "
+        return sv_prov_config_err(pp, kv,
+                                  "want http://HOST[:PORT] or "
                                   "https://HOST[:PORT]");
     n = strlen(v);
     while (n > (size_t)(host - v) && v[n - 1] == '/')
         n--;
-    if (n == (size_t)(host - v) || strcspn(host, "/?#@ ") < n - (size_t)(host - v))
-        return sv_prov_config_err(pp, kv, "want a bare http[s]://HOST[:PORT]"
+    if (n == (size_t)(host - v) ||
+        strcspn(host, "/?#@ ") < n - (size_t)(host - v))
+        return sv_prov_config_err(pp, kv,
+                                  "want a bare http[s]://HOST[:PORT]"
                                   " (no path, query or user)");
     s->endpoint = strndup(v, n);
-    return s->endpoint ? SV_OK
-                       : sv_err_set(SV_NOMEM, "provider %s: out of memory",
-                                    s->name);
+    return s->endpoint
+               ? SV_OK
+               : sv_err_set(SV_NOMEM, "provider %s: out of memory", s->name);
 }
 
 static int name_ok(const char *v, size_t min, size_t max, const char *extra)
@@ -346,7 +349,8 @@ static enum sv_err s3_config(struct s3 *s, const struct sv_prov_params *pp)
 
     kv = sv_kv_find(pp, "endpoint");
     if (!kv || !kv->value || !*kv->value)
-        return sv_prov_config_err(pp, NULL, "type = s3 needs endpoint = "
+        return sv_prov_config_err(pp, NULL,
+                                  "type = s3 needs endpoint = "
                                   "http[s]://HOST[:PORT]");
     if ((rc = parse_endpoint(s, pp, kv)))
         return rc;
@@ -357,13 +361,15 @@ static enum sv_err s3_config(struct s3 *s, const struct sv_prov_params *pp)
     /* S3's rules, relaxed to upper case and "_" as Ceph and Swift allow;
      * the name then goes into the URL unencoded. */
     if (!name_ok(kv->value, 3, 255, "-._ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
-        return sv_prov_config_err(pp, kv, "a bucket name is 3 to 255 of "
+        return sv_prov_config_err(pp, kv,
+                                  "a bucket name is 3 to 255 of "
                                   "A-Z a-z 0-9 . - _");
     s->bucket = strdup(kv->value);
 
     kv = sv_kv_find(pp, "region");
     if (kv && !name_ok(kv->value, 1, 64, "-_"))
-        return sv_prov_config_err(pp, kv, "a region is lower-case letters, "
+        return sv_prov_config_err(pp, kv,
+                                  "a region is lower-case letters, "
                                   "digits and - (like us-east-1)");
     s->region = strdup(kv ? kv->value : "us-east-1");
     if (!s->bucket || !s->region ||
@@ -374,7 +380,8 @@ static enum sv_err s3_config(struct s3 *s, const struct sv_prov_params *pp)
 
     kv = sv_kv_find(pp, "credentials");
     if (!kv || !kv->value || !*kv->value)
-        return sv_prov_config_err(pp, NULL, "type = s3 needs credentials = "
+        return sv_prov_config_err(pp, NULL,
+                                  "type = s3 needs credentials = "
                                   "env:NAME or file:PATH");
     if (!strncmp(kv->value, "env:", 4))
         rc = creds_from_env(s, pp, kv, kv->value + 4);
@@ -437,8 +444,10 @@ static enum sv_err pool_get(struct s3 *s, CURL **out)
             s->nopen--;
             pthread_cond_signal(&s->cv);
             pthread_mutex_unlock(&s->mu);
-            return sv_err_set(SV_NOMEM, "provider %s: cannot create a "
-                              "curl handle", s->name);
+            return sv_err_set(SV_NOMEM,
+                              "provider %s: cannot create a "
+                              "curl handle",
+                              s->name);
         }
     }
     *out = h;
@@ -620,19 +629,20 @@ static enum sv_err http_fail(const struct s3 *s, struct s3_req *r)
     if (r->blen && sv_s3_parse_error(r->body, r->blen, &r->err)) {
         /* not an S3 error document (a proxy's HTML page): show its start */
         for (i = 0; i < r->blen && i < sizeof(snippet) - 1; i++)
-            snippet[i] = (r->body[i] >= 0x20 && r->body[i] < 0x7f)
-                             ? r->body[i] : ' ';
+            snippet[i] =
+                (r->body[i] >= 0x20 && r->body[i] < 0x7f) ? r->body[i] : ' ';
         snippet[i] = '\0';
     }
     rc = classify(r);
     if (!strcmp(r->err.code, "NoSuchBucket"))
-        return sv_err_set(rc, "provider %s: %s: bucket %s does not exist "
-                          "at %s (HTTP %ld NoSuchBucket)", s->name, what,
-                          s->bucket, s->endpoint, r->status);
+        return sv_err_set(rc,
+                          "provider %s: %s: bucket %s does not exist "
+                          "at %s (HTTP %ld NoSuchBucket)",
+                          s->name, what, s->bucket, s->endpoint, r->status);
     if (r->err.code[0])
-        return sv_err_set(rc, "provider %s: %s: HTTP %ld %s%s%s", s->name,
-                          what, r->status, r->err.code,
-                          r->err.message[0] ? ": " : "", r->err.message);
+        return sv_err_set(rc, "provider %s: %s: HTTP %ld %s%s%s", s->name, what,
+                          r->status, r->err.code, r->err.message[0] ? ": " : "",
+                          r->err.message);
     if (rc == SV_NOTFOUND)
         return sv_err_set(rc, "provider %s: %s: no such key (HTTP %ld)",
                           s->name, what, r->status);
@@ -642,8 +652,7 @@ static enum sv_err http_fail(const struct s3 *s, struct s3_req *r)
                       snippet[0] ? ": " : "", snippet);
 }
 
-static enum sv_err curl_fail(const struct s3 *s, struct s3_req *r,
-                             CURLcode cc)
+static enum sv_err curl_fail(const struct s3 *s, struct s3_req *r, CURLcode cc)
 {
     char what[S3_KEY_MAX + 64];
     const char *detail = r->curlerr[0] ? r->curlerr : curl_easy_strerror(cc);
@@ -661,13 +670,16 @@ static enum sv_err curl_fail(const struct s3 *s, struct s3_req *r,
         rc = SV_CONFIG;
     } else if (cc == CURLE_WRITE_ERROR) {
         if (r->body_over)
-            return sv_err_set(SV_IO, "provider %s: %s: response larger than "
-                              "%zu bytes", s->name, what, r->body_max);
+            return sv_err_set(SV_IO,
+                              "provider %s: %s: response larger than "
+                              "%zu bytes",
+                              s->name, what, r->body_max);
         rc = SV_NOMEM;
     } else if (cc == CURLE_OPERATION_TIMEDOUT) {
-        return sv_err_set(SV_AGAIN, "provider %s: %s: timed out (%s; "
-                          "connect_timeout %ld ms, timeout %ld s)", s->name,
-                          what, detail, s->connect_ms, s->stall_s);
+        return sv_err_set(SV_AGAIN,
+                          "provider %s: %s: timed out (%s; "
+                          "connect_timeout %ld ms, timeout %ld s)",
+                          s->name, what, detail, s->connect_ms, s->stall_s);
     }
     return sv_err_set(rc, "provider %s: %s: %s (%s)", s->name, what, detail,
                       s->endpoint);
@@ -794,11 +806,12 @@ static enum sv_err check_key(const struct s3 *s, const char *op,
                              const char *key)
 {
     if (!key || !*key)
-        return sv_err_set(SV_INVAL, "provider %s: %s: empty key", s->name,
-                          op);
+        return sv_err_set(SV_INVAL, "provider %s: %s: empty key", s->name, op);
     if (strlen(key) > S3_KEY_MAX)
-        return sv_err_set(SV_INVAL, "provider %s: %s %.64s...: key longer "
-                          "than %d bytes", s->name, op, key, S3_KEY_MAX);
+        return sv_err_set(SV_INVAL,
+                          "provider %s: %s %.64s...: key longer "
+                          "than %d bytes",
+                          s->name, op, key, S3_KEY_MAX);
     return SV_OK;
 }
 
@@ -811,11 +824,11 @@ static enum sv_err s3_create_bucket(struct s3 *s)
 
     /* Outside us-east-1, S3 wants the region in the body. */
     if (strcmp(s->region, "us-east-1")) {
-        if (asprintf(&body, "<CreateBucketConfiguration><LocationConstraint>"
+        if (asprintf(&body,
+                     "<CreateBucketConfiguration><LocationConstraint>"
                      "%s</LocationConstraint></CreateBucketConfiguration>",
                      s->region) < 0)
-            return sv_err_set(SV_NOMEM, "provider %s: out of memory",
-                              s->name);
+            return sv_err_set(SV_NOMEM, "provider %s: out of memory", s->name);
         iov = (struct sv_iov){body, strlen(body)};
         r.iov = &iov;
         r.iovcnt = 1;
@@ -846,11 +859,13 @@ static enum sv_err s3_put(void *state, const char *key,
     for (i = 0; i < iovcnt; i++)
         len += iov[i].len;
     for (;;) {
-        r = (struct s3_req){.method = "PUT", .key = key, .iov = iov,
-                            .iovcnt = iovcnt, .put_len = len};
+        r = (struct s3_req){.method = "PUT",
+                            .key = key,
+                            .iov = iov,
+                            .iovcnt = iovcnt,
+                            .put_len = len};
         rc = s3_perform(s, &r);
-        if (rc == SV_NOTFOUND && again &&
-            !strcmp(r.err.code, "NoSuchBucket")) {
+        if (rc == SV_NOTFOUND && again && !strcmp(r.err.code, "NoSuchBucket")) {
             req_release(&r);
             again = 0;
             if ((rc = s3_create_bucket(s)))
@@ -872,35 +887,41 @@ static enum sv_err s3_head(void *state, const char *key, uint64_t *size)
     if ((rc = check_key(s, "HEAD", key)))
         return rc;
     rc = s3_perform(s, &r);
-    if (rc != SV_OK && rc != SV_NOTFOUND && r.status >= 400 &&
-        !r.err.code[0]) {
+    if (rc != SV_OK && rc != SV_NOTFOUND && r.status >= 400 && !r.err.code[0]) {
         /* A HEAD answer has no body, so no S3 error code: ask for one
          * byte to learn why (a wrong secret, a wrong region...). */
         uint8_t one;
-        struct s3_req g = {.method = "GET", .key = key, .buf = &one,
-                           .cap = 1, .range = "bytes=0-0"};
+        struct s3_req g = {.method = "GET",
+                           .key = key,
+                           .buf = &one,
+                           .cap = 1,
+                           .range = "bytes=0-0"};
 
         if (s3_perform(s, &g) != SV_OK && g.err.code[0])
-            rc = sv_err_set(classify(&g), "provider %s: HEAD %s: HTTP %ld "
-                            "%s%s%s", s->name, key, r.status, g.err.code,
+            rc = sv_err_set(classify(&g),
+                            "provider %s: HEAD %s: HTTP %ld "
+                            "%s%s%s",
+                            s->name, key, r.status, g.err.code,
                             g.err.message[0] ? ": " : "", g.err.message);
         req_release(&g);
     }
     if (rc == SV_OK && r.clen < 0)
-        rc = sv_err_set(SV_IO, "provider %s: HEAD %s: no Content-Length in "
-                        "the answer", s->name, key);
+        rc = sv_err_set(SV_IO,
+                        "provider %s: HEAD %s: no Content-Length in "
+                        "the answer",
+                        s->name, key);
     if (rc == SV_OK)
         *size = (uint64_t)r.clen;
     req_release(&r);
     return rc;
 }
 
-static enum sv_err s3_get(void *state, const char *key, uint64_t off,
-                          void *buf, size_t cap, size_t *nread)
+static enum sv_err s3_get(void *state, const char *key, uint64_t off, void *buf,
+                          size_t cap, size_t *nread)
 {
     struct s3 *s = state;
-    struct s3_req r = {.method = "GET", .key = key, .buf = buf, .cap = cap,
-                       .off = off};
+    struct s3_req r = {
+        .method = "GET", .key = key, .buf = buf, .cap = cap, .off = off};
     char range[64];
     uint64_t size;
     enum sv_err rc;
@@ -914,12 +935,10 @@ static enum sv_err s3_get(void *state, const char *key, uint64_t off,
         return rc;
     }
     if (off > UINT64_MAX - cap)
-        snprintf(range, sizeof(range), "bytes=%llu-",
-                 (unsigned long long)off);
+        snprintf(range, sizeof(range), "bytes=%llu-", (unsigned long long)off);
     else
         snprintf(range, sizeof(range), "bytes=%llu-%llu",
-                 (unsigned long long)off,
-                 (unsigned long long)(off + cap - 1));
+                 (unsigned long long)off, (unsigned long long)(off + cap - 1));
     r.range = range;
     rc = s3_perform(s, &r);
     if (rc && r.status == 416) {
@@ -933,9 +952,11 @@ static enum sv_err s3_get(void *state, const char *key, uint64_t off,
     /* The body must be exactly what the server announced, unless we
      * stopped it ourselves because buf was full. */
     if (!r.full && r.clen >= 0 && (uint64_t)r.clen != r.recv) {
-        rc = sv_err_set(SV_AGAIN, "provider %s: GET %s: got %llu bytes of "
-                        "the %lld announced", s->name, key,
-                        (unsigned long long)r.recv, (long long)r.clen);
+        rc = sv_err_set(SV_AGAIN,
+                        "provider %s: GET %s: got %llu bytes of "
+                        "the %lld announced",
+                        s->name, key, (unsigned long long)r.recv,
+                        (long long)r.clen);
         goto out;
     }
     *nread = r.got;
@@ -984,9 +1005,10 @@ static enum sv_err s3_list(void *state, const char *prefix, const char *token,
         else if (token[0] == 's' && token[1])
             after = token + 1;
         else
-            return sv_err_set(SV_INVAL, "provider %s: LIST %s: not a "
-                              "continuation of this backend", s->name,
-                              prefix);
+            return sv_err_set(SV_INVAL,
+                              "provider %s: LIST %s: not a "
+                              "continuation of this backend",
+                              s->name, prefix);
     }
     if (!max || max > S3_PAGE_MAX)
         max = S3_PAGE_MAX;
@@ -1030,8 +1052,10 @@ static enum sv_err s3_list(void *state, const char *prefix, const char *token,
         if (asprintf(next, "s%s", page.last_key) < 0)
             *next = NULL;
     } else {
-        rc = sv_err_set(SV_IO, "provider %s: LIST %s: a truncated page with "
-                        "no key and no continuation", s->name, prefix);
+        rc = sv_err_set(SV_IO,
+                        "provider %s: LIST %s: a truncated page with "
+                        "no key and no continuation",
+                        s->name, prefix);
         goto out;
     }
     if (!*next)
@@ -1081,9 +1105,10 @@ static enum sv_err s3_open(const struct sv_prov_params *pp, void **state)
 
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK)
-        return sv_err_set(SV_NOMEM, "provider %s: libcurl did not "
-                          "initialise: %s", pp->name,
-                          curl_easy_strerror(curl_init_rc));
+        return sv_err_set(SV_NOMEM,
+                          "provider %s: libcurl did not "
+                          "initialise: %s",
+                          pp->name, curl_easy_strerror(curl_init_rc));
     s = calloc(1, sizeof(*s));
     if (!s || !(s->name = strdup(pp->name))) {
         free(s);

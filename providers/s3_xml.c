@@ -118,8 +118,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name,
     }
     px->depth++;
     if (px->depth == 1 && strcmp(name, px->root)) {
-        px_fail(px, SV_IO, "root element is <%.40s>, not <%s>", name,
-                px->root);
+        px_fail(px, SV_IO, "root element is <%.40s>, not <%s>", name, px->root);
         return;
     }
     if (!px->err && px->depth == 2 && !strcmp(name, "Contents")) {
@@ -172,9 +171,9 @@ static int64_t parse_time(const char *s)
     if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
                &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
         return 0;
-    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
-        tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-        tm.tm_sec > 60 || tm.tm_year < 1970)
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60 ||
+        tm.tm_year < 1970)
         return 0;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;

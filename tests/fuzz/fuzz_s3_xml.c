@@ -33,8 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     struct sv_s3_error err;
     struct seen s = {0, len ? data[0] % 8 : 0, 0};
 
-    if (sv_s3_parse_list((const char *)data, len, on_key, &s, &page) ==
-        SV_OK) {
+    if (sv_s3_parse_list((const char *)data, len, on_key, &s, &page) == SV_OK) {
         if (page.next_token)
             s.bytes += strlen(page.next_token);
         if (page.nkeys != s.n)

@@ -54,27 +54,27 @@ static void paging(const char *name, unsigned nkeys, size_t page)
 /* The contract on one server; the full 2,500-key paging on the first of
  * each kind, a shorter one elsewhere. */
 #define CONTRACT(srv, nkeys, page)                                             \
-    Test(srv, roundtrip, .timeout = 300)                                       \
+    Test(srv, roundtrip)                                                       \
     {                                                                          \
         contract(#srv, tu_contract_roundtrip);                                 \
     }                                                                          \
-    Test(srv, ranges, .timeout = 120)                                          \
+    Test(srv, ranges)                                                          \
     {                                                                          \
         contract(#srv, tu_contract_ranges);                                    \
     }                                                                          \
-    Test(srv, overwrite, .timeout = 120)                                       \
+    Test(srv, overwrite)                                                       \
     {                                                                          \
         contract(#srv, tu_contract_overwrite);                                 \
     }                                                                          \
-    Test(srv, missing, .timeout = 120)                                         \
+    Test(srv, missing)                                                         \
     {                                                                          \
         contract(#srv, tu_contract_missing);                                   \
     }                                                                          \
-    Test(srv, odd_names, .timeout = 120)                                       \
+    Test(srv, odd_names)                                                       \
     {                                                                          \
         contract(#srv, tu_contract_odd_names);                                 \
     }                                                                          \
-    Test(srv, list_paging, .timeout = 600)                                     \
+    Test(srv, list_paging)                                                     \
     {                                                                          \
         paging(#srv, nkeys, page);                                             \
     }
@@ -88,8 +88,8 @@ CONTRACT(swift3, 300, 100)
 
 /* ------------------------------------------------------------ helpers */
 
-static void put_bytes(struct sv_provider *p, const char *key,
-                      const void *buf, size_t len)
+static void put_bytes(struct sv_provider *p, const char *key, const void *buf,
+                      size_t len)
 {
     struct sv_iov iov = {buf, len};
     enum sv_err rc = sv_prov_put(p, key, &iov, 1);
@@ -163,20 +163,16 @@ static void wrong_credentials(const char *name)
     setenv("SVT_WRONG_SECRET_ACCESS_KEY", "not-the-secret", 1);
     bad = tu_s3_open(srv, &kv, 1, NULL);
     rc = sv_prov_put(bad, k, &(struct sv_iov){"evil", 4}, 1);
-    cr_assert_eq(rc, SV_DENIED, "PUT with a wrong secret: %s",
-                 sv_errmsg(rc));
+    cr_assert_eq(rc, SV_DENIED, "PUT with a wrong secret: %s", sv_errmsg(rc));
     assert_names(rc, name, "403");
     rc = sv_prov_get(bad, k, 0, buf, sizeof(buf), &n);
-    cr_assert_eq(rc, SV_DENIED, "GET with a wrong secret: %s",
-                 sv_errmsg(rc));
+    cr_assert_eq(rc, SV_DENIED, "GET with a wrong secret: %s", sv_errmsg(rc));
     assert_names(rc, name, k);
     rc = sv_prov_head(bad, k, &size);
-    cr_assert_eq(rc, SV_DENIED, "HEAD with a wrong secret: %s",
-                 sv_errmsg(rc));
+    cr_assert_eq(rc, SV_DENIED, "HEAD with a wrong secret: %s", sv_errmsg(rc));
     assert_names(rc, name, "403");
     rc = sv_prov_list_all(bad, prefix, no_key, NULL);
-    cr_assert_eq(rc, SV_DENIED, "LIST with a wrong secret: %s",
-                 sv_errmsg(rc));
+    cr_assert_eq(rc, SV_DENIED, "LIST with a wrong secret: %s", sv_errmsg(rc));
     sv_prov_close(bad);
 
     /* an access key the server does not know */
@@ -185,8 +181,7 @@ static void wrong_credentials(const char *name)
     setenv("SVT_WRONG_SECRET_ACCESS_KEY", srv->secret_key, 1);
     bad = tu_s3_open(srv, &kv, 1, NULL);
     rc = sv_prov_get(bad, k, 0, buf, sizeof(buf), &n);
-    cr_assert_eq(rc, SV_DENIED, "GET with an unknown key: %s",
-                 sv_errmsg(rc));
+    cr_assert_eq(rc, SV_DENIED, "GET with an unknown key: %s", sv_errmsg(rc));
     assert_names(rc, name, "403");
     sv_prov_close(bad);
 
@@ -198,18 +193,18 @@ static void wrong_credentials(const char *name)
     free(prefix);
 }
 
-Test(faults, wrong_credentials_ceph, .timeout = 60)
+Test(faults, wrong_credentials_ceph)
 {
     wrong_credentials("ceph1");
 }
 
-Test(faults, wrong_credentials_swift, .timeout = 60)
+Test(faults, wrong_credentials_swift)
 {
     wrong_credentials("swift2");
 }
 
 /* credentials = file:PATH, a 0600 file (Swift: the key holds a ':') */
-Test(faults, credentials_file, .timeout = 60)
+Test(faults, credentials_file)
 {
     const struct tu_s3_server *srv = tu_s3_server("swift2");
     char *dir = tu_tmpdir("s3cred"), *path, *text, *val, *prefix, *k;
@@ -218,9 +213,10 @@ Test(faults, credentials_file, .timeout = 60)
 
     cr_assert_not_null(dir);
     cr_assert(asprintf(&path, "%s/creds", dir) > 0);
-    cr_assert(asprintf(&text, "# test\naccess_key_id = %s\n"
-                       "secret_access_key = %s\n", srv->access_key,
-                       srv->secret_key) > 0);
+    cr_assert(asprintf(&text,
+                       "# test\naccess_key_id = %s\n"
+                       "secret_access_key = %s\n",
+                       srv->access_key, srv->secret_key) > 0);
     cr_assert_eq(tu_write_file(path, text, strlen(text)), 0);
     cr_assert_eq(chmod(path, 0600), 0);
     cr_assert(asprintf(&val, "file:%s", path) > 0);
@@ -273,12 +269,12 @@ static void missing_bucket(const char *name)
     sv_prov_close(p);
 }
 
-Test(faults, missing_bucket_ceph, .timeout = 60)
+Test(faults, missing_bucket_ceph)
 {
     missing_bucket("ceph2");
 }
 
-Test(faults, missing_bucket_swift, .timeout = 60)
+Test(faults, missing_bucket_swift)
 {
     missing_bucket("swift1");
 }
@@ -305,12 +301,12 @@ static void create_bucket(const char *name)
                  "the bucket %s was not there to delete", bucket);
 }
 
-Test(faults, create_bucket_ceph, .timeout = 60)
+Test(faults, create_bucket_ceph)
 {
     create_bucket("ceph3");
 }
 
-Test(faults, create_bucket_swift, .timeout = 60)
+Test(faults, create_bucket_swift)
 {
     create_bucket("swift3");
 }
@@ -336,7 +332,7 @@ static const struct sv_kv short_timeouts[] = {
 };
 
 /* Stopped: connection refused -> SV_AGAIN naming the provider, quickly
- * (the test's own timeout bounds it); back after a restart. */
+ * (the 2 s connect timeout bounds it); back after a restart. */
 static void stopped_server(const char *name)
 {
     const struct tu_s3_server *srv = tu_s3_server(name);
@@ -353,21 +349,17 @@ static void stopped_server(const char *name)
     k = key_of(prefix, "before-outage");
     put_bytes(p, k, data, 50000);
 
-    cr_assert_eq(tu_s3ctl(srv, "stop", NULL, &out), 0, "s3ctl stop: %s",
-                 out);
+    cr_assert_eq(tu_s3ctl(srv, "stop", NULL, &out), 0, "s3ctl stop: %s", out);
     free(out);
     rc = sv_prov_get(p, k, 0, buf, sizeof(buf), &n);
-    cr_assert_eq(rc, SV_AGAIN, "GET from a stopped server: %s",
-                 sv_errmsg(rc));
+    cr_assert_eq(rc, SV_AGAIN, "GET from a stopped server: %s", sv_errmsg(rc));
     assert_names(rc, name, srv->endpoint);
     rc = sv_prov_put(p, k, &(struct sv_iov){"x", 1}, 1);
-    cr_assert_eq(rc, SV_AGAIN, "PUT to a stopped server: %s",
-                 sv_errmsg(rc));
+    cr_assert_eq(rc, SV_AGAIN, "PUT to a stopped server: %s", sv_errmsg(rc));
     rc = sv_prov_head(p, k, &(uint64_t){0});
     cr_assert_eq(rc, SV_AGAIN, "%s", sv_errmsg(rc));
 
-    cr_assert_eq(tu_s3ctl(srv, "start", NULL, &out), 0, "s3ctl start: %s",
-                 out);
+    cr_assert_eq(tu_s3ctl(srv, "start", NULL, &out), 0, "s3ctl start: %s", out);
     free(out);
     expect_bytes(p, k, data, 50000);
     tu_s3_cleanup(p, prefix);
@@ -377,12 +369,12 @@ static void stopped_server(const char *name)
     free(k);
 }
 
-Test(faults, stopped_ceph, .timeout = 120, .fini = bring_back)
+Test(faults, stopped_ceph, .fini = bring_back)
 {
     stopped_server("ceph2");
 }
 
-Test(faults, stopped_swift, .timeout = 120, .fini = bring_back)
+Test(faults, stopped_swift, .fini = bring_back)
 {
     stopped_server("swift2");
 }
@@ -407,12 +399,10 @@ static void paused_server(const char *name)
     k = key_of(prefix, "before-pause");
     put_bytes(p, k, data, 70000);
 
-    cr_assert_eq(tu_s3ctl(srv, "pause", NULL, &out), 0, "s3ctl pause: %s",
-                 out);
+    cr_assert_eq(tu_s3ctl(srv, "pause", NULL, &out), 0, "s3ctl pause: %s", out);
     free(out);
     rc = sv_prov_get(p, k, 0, buf, sizeof(buf), &n);
-    cr_assert_eq(rc, SV_AGAIN, "GET from a paused server: %s",
-                 sv_errmsg(rc));
+    cr_assert_eq(rc, SV_AGAIN, "GET from a paused server: %s", sv_errmsg(rc));
     assert_names(rc, name, "timed out");
     assert_names(rc, "2 tries", NULL);
     cr_assert_eq(tu_s3ctl(srv, "resume", NULL, &out), 0, "s3ctl resume: %s",
@@ -426,12 +416,12 @@ static void paused_server(const char *name)
     free(k);
 }
 
-Test(faults, paused_ceph, .timeout = 120, .fini = bring_back)
+Test(faults, paused_ceph, .fini = bring_back)
 {
     paused_server("ceph3");
 }
 
-Test(faults, paused_swift, .timeout = 120, .fini = bring_back)
+Test(faults, paused_swift, .fini = bring_back)
 {
     paused_server("swift3");
 }
@@ -478,12 +468,12 @@ static void corrupted_object(const char *name)
     free(k);
 }
 
-Test(faults, corrupted_ceph, .timeout = 60)
+Test(faults, corrupted_ceph)
 {
     corrupted_object("ceph1");
 }
 
-Test(faults, corrupted_swift, .timeout = 60)
+Test(faults, corrupted_swift)
 {
     corrupted_object("swift1");
 }
@@ -505,30 +495,28 @@ static void lost_object(const char *name)
     cr_assert_eq(tu_s3ctl(srv, "rm", k, &out), 0, "s3ctl rm: %s", out);
     free(out);
     rc = sv_prov_get(p, k, 0, buf, sizeof(buf), &n);
-    cr_assert_eq(rc, SV_NOTFOUND, "GET of a lost object: %s",
-                 sv_errmsg(rc));
+    cr_assert_eq(rc, SV_NOTFOUND, "GET of a lost object: %s", sv_errmsg(rc));
     rc = sv_prov_head(p, k, &(uint64_t){0});
-    cr_assert_eq(rc, SV_NOTFOUND, "HEAD of a lost object: %s",
-                 sv_errmsg(rc));
+    cr_assert_eq(rc, SV_NOTFOUND, "HEAD of a lost object: %s", sv_errmsg(rc));
     tu_s3_cleanup(p, prefix);
     sv_prov_close(p);
     free(prefix);
     free(k);
 }
 
-Test(faults, lost_ceph, .timeout = 60)
+Test(faults, lost_ceph)
 {
     lost_object("ceph3");
 }
 
-Test(faults, lost_swift, .timeout = 60)
+Test(faults, lost_swift)
 {
     lost_object("swift3");
 }
 
 /* ------------------------------------------------------ threads */
 
-#define NTHREADS 8
+#define NTHREADS   8
 #define PER_THREAD 12
 
 struct worker {
@@ -595,12 +583,12 @@ static void many_threads(const char *name)
     free(prefix);
 }
 
-Test(threads, ceph, .timeout = 120)
+Test(threads, ceph)
 {
     many_threads("ceph2");
 }
 
-Test(threads, swift, .timeout = 120)
+Test(threads, swift)
 {
     many_threads("swift1");
 }

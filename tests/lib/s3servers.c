@@ -22,7 +22,7 @@
 #include "tests/lib/testutil.h"
 
 #define MAX_SERVERS 16
-#define MAX_VARS 256
+#define MAX_VARS    256
 
 static struct tu_s3_server servers[MAX_SERVERS];
 static size_t nservers;
@@ -52,8 +52,7 @@ static void parse_line(char *line, const char *path, int lineno)
     if (!*line || *line == '#')
         return;
     eq = strchr(line, '=');
-    cr_assert(eq && eq > line, "%s:%d: not NAME=value: %s", path, lineno,
-              line);
+    cr_assert(eq && eq > line, "%s:%d: not NAME=value: %s", path, lineno, line);
     *eq = '\0';
     v = eq + 1;
     end = v + strlen(v);
@@ -78,8 +77,10 @@ static char *server_var(const char *name, const char *field, const char *path)
     for (i = 3; var[i] && var[i] != '_'; i++)
         var[i] = (char)toupper((unsigned char)var[i]);
     v = var_get(var);
-    cr_assert(v && *v, "%s: %s is missing (rerun tests/integration/"
-              "servers.sh start)", path, var);
+    cr_assert(v && *v,
+              "%s: %s is missing (rerun tests/integration/"
+              "servers.sh start)",
+              path, var);
     return strdup(v);
 }
 
@@ -99,7 +100,8 @@ static void load(void)
               "the servers), or `tests/integration/servers.sh start` and "
               "export SV_S3_ENV=$PWD/build/s3servers/env");
     f = fopen(path, "r");
-    cr_assert_not_null(f, "SV_S3_ENV=%s cannot be read: are the servers "
+    cr_assert_not_null(f,
+                       "SV_S3_ENV=%s cannot be read: are the servers "
                        "started (tests/integration/servers.sh start)?",
                        path);
     while (fgets(line, sizeof(line), f))
@@ -164,8 +166,8 @@ void tu_s3_lock(const struct tu_s3_server *srv, int exclusive)
     cr_assert(asprintf(&path, "%s/%s.lock", env_dir, srv->name) > 0);
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     cr_assert_geq(fd, 0, "cannot open %s", path);
-    cr_assert_eq(flock(fd, exclusive ? LOCK_EX : LOCK_SH), 0,
-                 "cannot lock %s", path);
+    cr_assert_eq(flock(fd, exclusive ? LOCK_EX : LOCK_SH), 0, "cannot lock %s",
+                 path);
     fds[i] = fd;
     free(path);
 }
@@ -343,7 +345,8 @@ int tu_s3_curl(const struct tu_s3_server *srv, const char *method,
 
     userinfo_enc(ak, sizeof(ak), srv->access_key);
     userinfo_enc(sk, sizeof(sk), srv->secret_key);
-    st = tu_run(&out, "curl -s -o /dev/null -w '%%{http_code}' --max-time 30 "
+    st = tu_run(&out,
+                "curl -s -o /dev/null -w '%%{http_code}' --max-time 30 "
                 "--aws-sigv4 'aws:amz:%s:s3' "
                 "-H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -X %s "
                 "'http://%s:%s@%s%s'",

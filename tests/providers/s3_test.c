@@ -79,8 +79,7 @@ static void *canned_main(void *arg)
                 char sink[65536];
                 size_t room = cap - len;
 
-                k = read(fd, room ? r + len : sink,
-                         room ? room : sizeof(sink));
+                k = read(fd, room ? r + len : sink, room ? room : sizeof(sink));
                 if (k <= 0)
                     break;
                 len += room ? (size_t)k : 0;
@@ -116,8 +115,8 @@ static enum sv_err open_s3(const char *endpoint, const struct sv_kv *extra,
                            size_t nextra, struct sv_provider **p)
 {
     struct sv_kv kv[24];
-    struct sv_prov_params pp = {.name = "tp", .cfg_file = "vault.conf",
-                                .kv = kv};
+    struct sv_prov_params pp = {
+        .name = "tp", .cfg_file = "vault.conf", .kv = kv};
     size_t n = 0, i;
 
     setenv("SVT_UNIT_ACCESS_KEY_ID", AK, 1);
@@ -136,8 +135,7 @@ static enum sv_err open_s3(const char *endpoint, const struct sv_kv *extra,
 }
 
 static struct sv_provider *open_canned(struct canned *c,
-                                       const struct sv_kv *extra,
-                                       size_t nextra)
+                                       const struct sv_kv *extra, size_t nextra)
 {
     static const struct sv_retry once = {1, 1, 1};
     struct sv_provider *p = NULL;
@@ -267,13 +265,13 @@ Test(s3, credentials_file)
         const char *why; /* NULL: accepted */
     } cases[] = {
         {"access_key_id = A\nsecret_access_key = S\n", 0600, NULL},
-        {"[default]\naws_access_key_id = A\naws_secret_access_key = S\n",
-         0400, NULL},
+        {"[default]\naws_access_key_id = A\naws_secret_access_key = S\n", 0400,
+         NULL},
         {"access_key_id = A\nsecret_access_key = S\n", 0644, "chmod 600"},
         {"access_key_id = A\nsecret_access_key = S\n", 0640, "chmod 600"},
         {"access_key_id = A\n", 0600, "needs access_key_id"},
-        {"access_key_id = A\naccess_key_id = B\nsecret_access_key = S\n",
-         0600, "twice"},
+        {"access_key_id = A\naccess_key_id = B\nsecret_access_key = S\n", 0600,
+         "twice"},
         {"this is not a key value line\n", 0600, "unreadable"},
     };
     char *dir = tu_tmpdir("s3cred"), *path, *val;
@@ -333,7 +331,7 @@ Test(s3, credentials_file_relative)
 
 /* Nobody listens: SV_AGAIN, naming the provider and the endpoint, never
  * the secret. */
-Test(s3, connection_refused, .timeout = 30)
+Test(s3, connection_refused)
 {
     struct sv_provider *p = NULL;
     char ep[64];
@@ -361,7 +359,7 @@ Test(s3, connection_refused, .timeout = 30)
 
 /* Connected, but the server never answers: the stall timeout (1 s)
  * ends it with SV_AGAIN. */
-Test(s3, silent_server_times_out, .timeout = 30)
+Test(s3, silent_server_times_out)
 {
     struct sv_kv kv = {"timeout", "1", 9};
     struct sv_provider *p = NULL;
@@ -416,16 +414,17 @@ static char *http(const char *status, const char *body)
 {
     char *r;
 
-    cr_assert(asprintf(&r, "HTTP/1.1 %s\r\nContent-Length: %zu\r\n"
-                       "Connection: close\r\n\r\n%s", status, strlen(body),
-                       body) > 0);
+    cr_assert(asprintf(&r,
+                       "HTTP/1.1 %s\r\nContent-Length: %zu\r\n"
+                       "Connection: close\r\n\r\n%s",
+                       status, strlen(body), body) > 0);
     return r;
 }
 
 /* A PUT as the servers need it: path-style, key encoded with "/" kept,
  * x-amz-content-sha256 sent, a Content-Length, SigV4 for the region,
  * the body from all iov pieces, no secret on the wire. */
-Test(s3, put_request_shape, .timeout = 30)
+Test(s3, put_request_shape)
 {
     struct canned c = {.n = 1};
     struct sv_kv kv = {"region", "eu-west-3", 9};
@@ -440,8 +439,9 @@ Test(s3, put_request_shape, .timeout = 30)
     rc = sv_prov_put(p, "dir/a b+c%=~!.x", iov, 3);
     cr_assert_eq(rc, SV_OK, "%s", sv_errmsg(rc));
     canned_end(&c);
-    cr_assert(!strncmp(c.req[0], "PUT /bkt/dir/a%20b%2Bc%25%3D~%21.x HTTP/1.1",
-                       43), "request line: %.80s", c.req[0]);
+    cr_assert(
+        !strncmp(c.req[0], "PUT /bkt/dir/a%20b%2Bc%25%3D~%21.x HTTP/1.1", 43),
+        "request line: %.80s", c.req[0]);
     cr_assert(strcasestr(c.req[0], "x-amz-content-sha256: UNSIGNED-PAYLOAD"));
     cr_assert(strcasestr(c.req[0], "content-length: 9\r\n"));
     cr_assert(strstr(c.req[0], "Credential=" AK "/"));
@@ -466,8 +466,7 @@ static void get_status(const char *resp, enum sv_err want, const char *why)
     p = open_canned(&c, NULL, 0);
     rc = sv_prov_get(p, "obj", 0, buf, sizeof(buf), &n);
     canned_end(&c);
-    cr_assert_eq(rc, want, "%s -> %s: %s", resp, sv_errname(rc),
-                 sv_errmsg(rc));
+    cr_assert_eq(rc, want, "%s -> %s: %s", resp, sv_errname(rc), sv_errmsg(rc));
     cr_assert(strstr(sv_errmsg(rc), why), "'%s' lacks '%s'", sv_errmsg(rc),
               why);
     cr_assert(strstr(sv_errmsg(rc), "provider tp: GET obj"), "%s",
@@ -476,7 +475,7 @@ static void get_status(const char *resp, enum sv_err want, const char *why)
     sv_prov_close(p);
 }
 
-Test(s3, http_errors_mapped, .timeout = 60)
+Test(s3, http_errors_mapped)
 {
     char *r[9];
     size_t i;
@@ -507,7 +506,7 @@ Test(s3, http_errors_mapped, .timeout = 60)
 
 /* Range as asked; a server that ignores it still yields the right bytes;
  * past the end (416) is an empty read. */
-Test(s3, get_ranges, .timeout = 30)
+Test(s3, get_ranges)
 {
     struct canned c = {.n = 3};
     struct sv_provider *p;
@@ -538,7 +537,7 @@ Test(s3, get_ranges, .timeout = 30)
     sv_prov_close(p);
 }
 
-Test(s3, head_and_delete, .timeout = 30)
+Test(s3, head_and_delete)
 {
     struct canned c = {.n = 4};
     struct sv_provider *p;
@@ -585,32 +584,33 @@ static int name_fn(void *ctx, const char *key, uint64_t size, int64_t mtime)
 /* The query is sorted and encoded as SigV4 in libcurl 7.88 needs; a page
  * without a token continues after its last key; a token goes back
  * encoded. */
-Test(s3, list_pages, .timeout = 30)
+Test(s3, list_pages)
 {
     struct canned c = {.n = 4};
     struct names nm = {0};
     struct sv_provider *p;
     char *next = NULL, *tok = NULL;
 
-    c.resp[0] = http("200 OK", "<ListBucketResult><IsTruncated>true"
-                     "</IsTruncated><Contents><Key>p/a</Key><Size>1</Size>"
-                     "</Contents></ListBucketResult>");
-    c.resp[1] = http("200 OK", "<ListBucketResult><IsTruncated>true"
-                     "</IsTruncated><NextContinuationToken>t+/=&amp;"
-                     "</NextContinuationToken><Contents><Key>p/b</Key>"
-                     "<Size>2</Size></Contents></ListBucketResult>");
-    c.resp[2] = http("200 OK", "<ListBucketResult><IsTruncated>false"
-                     "</IsTruncated><Contents><Key>p/c</Key><Size>3</Size>"
-                     "</Contents></ListBucketResult>");
+    c.resp[0] =
+        http("200 OK", "<ListBucketResult><IsTruncated>true"
+                       "</IsTruncated><Contents><Key>p/a</Key><Size>1</Size>"
+                       "</Contents></ListBucketResult>");
+    c.resp[1] =
+        http("200 OK", "<ListBucketResult><IsTruncated>true"
+                       "</IsTruncated><NextContinuationToken>t+/=&amp;"
+                       "</NextContinuationToken><Contents><Key>p/b</Key>"
+                       "<Size>2</Size></Contents></ListBucketResult>");
+    c.resp[2] =
+        http("200 OK", "<ListBucketResult><IsTruncated>false"
+                       "</IsTruncated><Contents><Key>p/c</Key><Size>3</Size>"
+                       "</Contents></ListBucketResult>");
     c.resp[3] = http("200 OK", "<ListBucketResult><Contents>");
     canned_start(&c);
     p = open_canned(&c, NULL, 0);
-    cr_assert_eq(sv_prov_list(p, "p/ x", NULL, 5, name_fn, &nm, &next),
-                 SV_OK);
+    cr_assert_eq(sv_prov_list(p, "p/ x", NULL, 5, name_fn, &nm, &next), SV_OK);
     cr_assert_not_null(next);
     tok = next;
-    cr_assert_eq(sv_prov_list(p, "p/ x", tok, 5, name_fn, &nm, &next),
-                 SV_OK);
+    cr_assert_eq(sv_prov_list(p, "p/ x", tok, 5, name_fn, &nm, &next), SV_OK);
     free(tok);
     tok = next;
     cr_assert_not_null(tok);
@@ -622,16 +622,23 @@ Test(s3, list_pages, .timeout = 30)
     cr_assert_eq(sv_prov_list(p, "", NULL, 0, name_fn, &nm, &next), SV_IO);
     cr_assert(strstr(sv_errmsg(SV_IO), "provider tp: LIST"));
     canned_end(&c);
-    cr_assert(!strncmp(c.req[0], "GET /bkt?list-type=2&max-keys=5&"
-                       "prefix=p%2F%20x HTTP", 47), "%.80s", c.req[0]);
-    cr_assert(!strncmp(c.req[1], "GET /bkt?list-type=2&max-keys=5&"
-                       "prefix=p%2F%20x&start-after=p%2Fa HTTP", 66),
+    cr_assert(!strncmp(c.req[0],
+                       "GET /bkt?list-type=2&max-keys=5&"
+                       "prefix=p%2F%20x HTTP",
+                       47),
+              "%.80s", c.req[0]);
+    cr_assert(!strncmp(c.req[1],
+                       "GET /bkt?list-type=2&max-keys=5&"
+                       "prefix=p%2F%20x&start-after=p%2Fa HTTP",
+                       66),
               "%.90s", c.req[1]);
-    cr_assert(!strncmp(c.req[2], "GET /bkt?continuation-token=t%2B%2F%3D%26"
+    cr_assert(!strncmp(c.req[2],
+                       "GET /bkt?continuation-token=t%2B%2F%3D%26"
                        "&list-type=2&max-keys=1000&prefix=p%2F%20x HTTP",
-                       87), "%.100s", c.req[2]);
-    cr_assert(!strncmp(c.req[3], "GET /bkt?list-type=2&max-keys=1000 HTTP",
-                       39), "%.80s", c.req[3]);
+                       87),
+              "%.100s", c.req[2]);
+    cr_assert(!strncmp(c.req[3], "GET /bkt?list-type=2&max-keys=1000 HTTP", 39),
+              "%.80s", c.req[3]);
     free(tok);
     sv_prov_close(p);
     for (unsigned i = 0; i < 4; i++)
@@ -640,7 +647,7 @@ Test(s3, list_pages, .timeout = 30)
 
 /* create_bucket = yes: NoSuchBucket -> create (with the region in the
  * body outside us-east-1) -> the PUT again. */
-Test(s3, create_bucket_on_demand, .timeout = 30)
+Test(s3, create_bucket_on_demand)
 {
     struct canned c = {.n = 3};
     struct sv_kv kv[2] = {{"create_bucket", "yes", 9},
