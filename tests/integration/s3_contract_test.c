@@ -88,30 +88,6 @@ CONTRACT(swift3, 300, 100)
 
 /* ------------------------------------------------------------ helpers */
 
-static void put_bytes(struct sv_provider *p, const char *key, const void *buf,
-                      size_t len)
-{
-    struct sv_iov iov = {buf, len};
-    enum sv_err rc = sv_prov_put(p, key, &iov, 1);
-
-    cr_assert_eq(rc, SV_OK, "put %s: %s", key, sv_errmsg(rc));
-}
-
-static void expect_bytes(struct sv_provider *p, const char *key,
-                         const void *want, size_t len)
-{
-    uint8_t *got = malloc(len + 1);
-    size_t n = 0;
-    enum sv_err rc;
-
-    cr_assert_not_null(got);
-    rc = sv_prov_get(p, key, 0, got, len + 1, &n);
-    cr_assert_eq(rc, SV_OK, "get %s: %s", key, sv_errmsg(rc));
-    cr_assert_eq(n, len, "get %s: %zu bytes, want %zu", key, n, len);
-    cr_assert(memcmp(got, want, len) == 0, "get %s: bytes differ", key);
-    free(got);
-}
-
 static char *key_of(const char *prefix, const char *name)
 {
     char *k;
@@ -128,8 +104,6 @@ static void assert_names(enum sv_err rc, const char *a, const char *b)
     if (b)
         cr_assert(strstr(msg, b), "detail does not say '%s': %s", b, msg);
 }
-
-static const struct sv_retry one_try = {1, 10, 10};
 
 /* A listing callback for listings that must not list anything. */
 static int no_key(void *ctx, const char *key, uint64_t size, int64_t mtime)
@@ -156,7 +130,7 @@ static void wrong_credentials(const char *name)
 
     good = tu_s3_open(srv, NULL, 0, &prefix);
     k = key_of(prefix, "secret-object");
-    put_bytes(good, k, "payload", 7);
+    tu_put_bytes(good, k, "payload", 7);
 
     /* the right access key with a wrong secret */
     setenv("SVT_WRONG_ACCESS_KEY_ID", srv->access_key, 1);
@@ -186,7 +160,7 @@ static void wrong_credentials(const char *name)
     sv_prov_close(bad);
 
     /* nothing was overwritten */
-    expect_bytes(good, k, "payload", 7);
+    tu_expect_bytes(good, k, "payload", 7);
     tu_s3_cleanup(good, prefix);
     sv_prov_close(good);
     free(k);
@@ -223,8 +197,8 @@ Test(faults, credentials_file)
     kv.value = val;
     p = tu_s3_open(srv, &kv, 1, &prefix);
     k = key_of(prefix, "via-file");
-    put_bytes(p, k, text, strlen(text));
-    expect_bytes(p, k, text, strlen(text));
+    tu_put_bytes(p, k, text, strlen(text));
+    tu_expect_bytes(p, k, text, strlen(text));
     tu_s3_cleanup(p, prefix);
     sv_prov_close(p);
     tu_rmrf(dir);
@@ -292,8 +266,8 @@ static void create_bucket(const char *name)
              (unsigned long)time(NULL));
     kv[0].value = bucket;
     p = tu_s3_open(srv, kv, 2, NULL);
-    put_bytes(p, "first/object", "hello", 5);
-    expect_bytes(p, "first/object", "hello", 5);
+    tu_put_bytes(p, "first/object", "hello", 5);
+    tu_expect_bytes(p, "first/object", "hello", 5);
     cr_assert_eq(sv_prov_del(p, "first/object"), SV_OK);
     sv_prov_close(p);
     snprintf(path, sizeof(path), "/%s", bucket);
@@ -331,64 +305,21 @@ static const struct sv_kv short_timeouts[] = {
     {"timeout", "2", 7},
 };
 
-/* Stopped: connection refused -> SV_AGAIN naming the provider, quickly
- * (the 2 s connect timeout bounds it); back after a restart. */
-static void stopped_server(const char *name)
-{
-    const struct tu_s3_server *srv = tu_s3_server(name);
-    struct sv_provider *p;
-    uint8_t *data = tu_bytes(50000, 9), buf[16];
-    char *prefix, *k, *out = NULL;
-    size_t n;
-    enum sv_err rc;
-
-    outage_server = name;
-    tu_s3_lock(srv, 1);
-    p = tu_s3_open(srv, short_timeouts, 2, &prefix);
-    sv_prov_set_retry(p, &one_try);
-    k = key_of(prefix, "before-outage");
-    put_bytes(p, k, data, 50000);
-
-    cr_assert_eq(tu_s3ctl(srv, "stop", NULL, &out), 0, "s3ctl stop: %s", out);
-    free(out);
-    rc = sv_prov_get(p, k, 0, buf, sizeof(buf), &n);
-    cr_assert_eq(rc, SV_AGAIN, "GET from a stopped server: %s", sv_errmsg(rc));
-    assert_names(rc, name, srv->endpoint);
-    rc = sv_prov_put(p, k, &(struct sv_iov){"x", 1}, 1);
-    cr_assert_eq(rc, SV_AGAIN, "PUT to a stopped server: %s", sv_errmsg(rc));
-    rc = sv_prov_head(p, k, &(uint64_t){0});
-    cr_assert_eq(rc, SV_AGAIN, "%s", sv_errmsg(rc));
-
-    cr_assert_eq(tu_s3ctl(srv, "start", NULL, &out), 0, "s3ctl start: %s", out);
-    free(out);
-    expect_bytes(p, k, data, 50000);
-    tu_s3_cleanup(p, prefix);
-    sv_prov_close(p);
-    free(data);
-    free(prefix);
-    free(k);
-}
-
-Test(faults, stopped_ceph, .fini = bring_back)
-{
-    stopped_server("ceph2");
-}
-
-Test(faults, stopped_swift, .fini = bring_back)
-{
-    stopped_server("swift2");
-}
-
-/* Paused (SIGSTOP): the connection opens but nothing moves; the stall
- * timeout (2 s) turns that into SV_AGAIN, retries included, and the
- * provider works again once the server resumes. */
-static void paused_server(const char *name)
+/*
+ * An outage: down is "stop" (connection refused, at once) or "pause"
+ * (SIGSTOP: the connection opens but nothing moves until the 2 s stall
+ * timeout). Either way GET and PUT fail with SV_AGAIN naming the provider
+ * and why, retries included, and the provider works again once up ("start"
+ * or "resume") has run.
+ */
+static void outage(const char *name, const char *down, const char *up,
+                   const char *why)
 {
     const struct tu_s3_server *srv = tu_s3_server(name);
     static const struct sv_retry two_tries = {2, 10, 10};
     struct sv_provider *p;
-    uint8_t *data = tu_bytes(70000, 10), buf[16];
-    char *prefix, *k, *out = NULL;
+    uint8_t *data = tu_bytes(50000, 9), buf[16];
+    char *prefix, *k, *k2, *out = NULL;
     size_t n;
     enum sv_err rc;
 
@@ -396,34 +327,50 @@ static void paused_server(const char *name)
     tu_s3_lock(srv, 1);
     p = tu_s3_open(srv, short_timeouts, 2, &prefix);
     sv_prov_set_retry(p, &two_tries);
-    k = key_of(prefix, "before-pause");
-    put_bytes(p, k, data, 70000);
+    k = key_of(prefix, "before-outage");
+    k2 = key_of(prefix, "during-outage");
+    tu_put_bytes(p, k, data, 50000);
 
-    cr_assert_eq(tu_s3ctl(srv, "pause", NULL, &out), 0, "s3ctl pause: %s", out);
+    cr_assert_eq(tu_s3ctl(srv, down, NULL, &out), 0, "s3ctl %s: %s", down, out);
     free(out);
     rc = sv_prov_get(p, k, 0, buf, sizeof(buf), &n);
-    cr_assert_eq(rc, SV_AGAIN, "GET from a paused server: %s", sv_errmsg(rc));
-    assert_names(rc, name, "timed out");
-    assert_names(rc, "2 tries", NULL);
-    cr_assert_eq(tu_s3ctl(srv, "resume", NULL, &out), 0, "s3ctl resume: %s",
-                 out);
+    cr_assert_eq(rc, SV_AGAIN, "GET, server %s: %s", down, sv_errmsg(rc));
+    assert_names(rc, name, why);
+    assert_names(rc, "2 tries", k);
+    /* another key: a paused server still does this PUT once resumed */
+    rc = sv_prov_put(p, k2, &(struct sv_iov){"x", 1}, 1);
+    cr_assert_eq(rc, SV_AGAIN, "PUT, server %s: %s", down, sv_errmsg(rc));
+    assert_names(rc, name, why);
+
+    cr_assert_eq(tu_s3ctl(srv, up, NULL, &out), 0, "s3ctl %s: %s", up, out);
     free(out);
-    expect_bytes(p, k, data, 70000);
+    tu_expect_bytes(p, k, data, 50000);
     tu_s3_cleanup(p, prefix);
     sv_prov_close(p);
     free(data);
     free(prefix);
     free(k);
+    free(k2);
+}
+
+Test(faults, stopped_ceph, .fini = bring_back)
+{
+    outage("ceph2", "stop", "start", "Couldn't connect");
+}
+
+Test(faults, stopped_swift, .fini = bring_back)
+{
+    outage("swift2", "stop", "start", "Couldn't connect");
 }
 
 Test(faults, paused_ceph, .fini = bring_back)
 {
-    paused_server("ceph3");
+    outage("ceph3", "pause", "resume", "timed out");
 }
 
 Test(faults, paused_swift, .fini = bring_back)
 {
-    paused_server("swift3");
+    outage("swift3", "pause", "resume", "timed out");
 }
 
 /* ------------------------------------------------------ behind the back */
@@ -444,7 +391,7 @@ static void corrupted_object(const char *name)
     cr_assert_not_null(got);
     p = tu_s3_open(srv, NULL, 0, &prefix);
     k = key_of(prefix, "rotten");
-    put_bytes(p, k, data, len);
+    tu_put_bytes(p, k, data, len);
     cr_assert_eq(tu_s3ctl(srv, "corrupt", k, &out), 0, "s3ctl corrupt: %s",
                  out);
     free(out);
@@ -491,7 +438,7 @@ static void lost_object(const char *name)
 
     p = tu_s3_open(srv, NULL, 0, &prefix);
     k = key_of(prefix, "lost");
-    put_bytes(p, k, "soon gone", 9);
+    tu_put_bytes(p, k, "soon gone", 9);
     cr_assert_eq(tu_s3ctl(srv, "rm", k, &out), 0, "s3ctl rm: %s", out);
     free(out);
     rc = sv_prov_get(p, k, 0, buf, sizeof(buf), &n);

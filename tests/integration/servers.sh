@@ -275,23 +275,10 @@ user_${acc}_${usr} = ${key} .admin
 use = egg:swift#memcache
 memcache_servers = 127.0.0.1:$((port + 4))
 
-[filter:catch_errors]
-use = egg:swift#catch_errors
-[filter:gatekeeper]
-use = egg:swift#gatekeeper
-[filter:healthcheck]
-use = egg:swift#healthcheck
-[filter:proxy-logging]
-use = egg:swift#proxy_logging
-[filter:listing_formats]
-use = egg:swift#listing_formats
-[filter:copy]
-use = egg:swift#copy
-[filter:slo]
-use = egg:swift#slo
-[filter:dlo]
-use = egg:swift#dlo
 C
+  for f in catch_errors gatekeeper healthcheck proxy-logging listing_formats copy slo dlo; do
+    printf '[filter:%s]\nuse = egg:swift#%s\n' $f ${f//-/_}
+  done >>"$SD/etc/proxy-server.conf"
   if [ ! -f "$SD/etc/object.ring.gz" ]; then
     # all three rings in one python process (swift-ring-builder would pay
     # the interpreter start-up nine times)

@@ -477,31 +477,38 @@ static void get_status(const char *resp, enum sv_err want, const char *why)
 
 Test(s3, http_errors_mapped)
 {
-    char *r[9];
+    static const struct {
+        const char *status, *body;
+        enum sv_err want;
+        const char *why;
+    } cases[] = {
+        {"503 Service Unavailable", XML_ERR("SlowDown"), SV_AGAIN,
+         "HTTP 503 SlowDown: msg of SlowDown"},
+        {"507 Insufficient Storage", "", SV_NOSPACE, "HTTP 507"},
+        {"403 Forbidden", XML_ERR("QuotaExceeded"), SV_NOSPACE,
+         "QuotaExceeded"},
+        {"403 Forbidden", XML_ERR("AccessDenied"), SV_DENIED,
+         "HTTP 403 AccessDenied"},
+        {"500 Internal Server Error", "<html>Bad things</html>", SV_AGAIN,
+         "Bad things"},
+        {"404 Not Found", XML_ERR("NoSuchKey"), SV_NOTFOUND, "NoSuchKey"},
+        {"404 Not Found", XML_ERR("NoSuchBucket"), SV_NOTFOUND,
+         "bucket bkt does not exist"},
+        {"400 Bad Request", XML_ERR("InvalidArgument"), SV_IO,
+         "InvalidArgument"},
+    };
     size_t i;
+    char *r;
 
-    r[0] = http("503 Service Unavailable", XML_ERR("SlowDown"));
-    get_status(r[0], SV_AGAIN, "HTTP 503 SlowDown: msg of SlowDown");
-    r[1] = http("507 Insufficient Storage", "");
-    get_status(r[1], SV_NOSPACE, "HTTP 507");
-    r[2] = http("403 Forbidden", XML_ERR("QuotaExceeded"));
-    get_status(r[2], SV_NOSPACE, "QuotaExceeded");
-    r[3] = http("403 Forbidden", XML_ERR("AccessDenied"));
-    get_status(r[3], SV_DENIED, "HTTP 403 AccessDenied");
-    r[4] = http("500 Internal Server Error", "<html>Bad things</html>");
-    get_status(r[4], SV_AGAIN, "Bad things");
-    r[5] = http("404 Not Found", XML_ERR("NoSuchKey"));
-    get_status(r[5], SV_NOTFOUND, "NoSuchKey");
-    r[6] = http("404 Not Found", XML_ERR("NoSuchBucket"));
-    get_status(r[6], SV_NOTFOUND, "bucket bkt does not exist");
-    r[7] = http("400 Bad Request", XML_ERR("InvalidArgument"));
-    get_status(r[7], SV_IO, "InvalidArgument");
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        r = http(cases[i].status, cases[i].body);
+        get_status(r, cases[i].want, cases[i].why);
+        free(r);
+    }
     /* announced 100 bytes, sent 10, closed: a short body is transient */
-    r[8] = strdup("HTTP/1.1 206 Partial Content\r\nContent-Length: 100\r\n"
-                  "Connection: close\r\n\r\n0123456789");
-    get_status(r[8], SV_AGAIN, "GET obj");
-    for (i = 0; i < 9; i++)
-        free(r[i]);
+    get_status("HTTP/1.1 206 Partial Content\r\nContent-Length: 100\r\n"
+               "Connection: close\r\n\r\n0123456789",
+               SV_AGAIN, "GET obj");
 }
 
 /* Range as asked; a server that ignores it still yields the right bytes;

@@ -43,6 +43,21 @@ static char *seed(const char *name, size_t *len)
     return p;
 }
 
+/* Parse the seed file name into s and pg (zeroed first), asserting rc. */
+static void parse_seed(const char *name, enum sv_err want, struct seen *s,
+                       struct sv_s3_list_page *pg)
+{
+    size_t len;
+    char *xml = seed(name, &len);
+    enum sv_err rc;
+
+    s->n = 0;
+    sv_s3_list_page_release(pg);
+    rc = sv_s3_parse_list(xml, len, on_key, s, pg);
+    cr_assert_eq(rc, want, "%s: %s", name, sv_errmsg(rc));
+    free(xml);
+}
+
 static enum sv_err parse_str(const char *xml, struct seen *s,
                              struct sv_s3_list_page *pg)
 {
@@ -53,11 +68,8 @@ Test(s3_xml, ceph_page_with_token)
 {
     struct sv_s3_list_page pg = {0};
     struct seen s = {0};
-    size_t len;
-    char *xml = seed("list-ceph1-page1.xml", &len);
 
-    cr_assert_eq(sv_s3_parse_list(xml, len, on_key, &s, &pg), SV_OK, "%s",
-                 sv_errmsg(SV_IO));
+    parse_seed("list-ceph1-page1.xml", SV_OK, &s, &pg);
     cr_assert_eq(s.n, 2);
     cr_assert_str_eq(s.keys[0], "seed/k 1+x&"); /* entities decoded */
     cr_assert_str_eq(s.keys[1], "seed/k 2+x&");
@@ -71,62 +83,47 @@ Test(s3_xml, ceph_page_with_token)
     cr_assert_str_eq(pg.last_key, "seed/k 2+x&");
     sv_s3_list_page_release(&pg);
     cr_assert_null(pg.next_token);
-    free(xml);
 }
 
 Test(s3_xml, swift_pages)
 {
     struct sv_s3_list_page pg = {0};
     struct seen s = {0};
-    size_t len;
-    char *xml = seed("list-swift1-page1.xml", &len);
 
-    cr_assert_eq(sv_s3_parse_list(xml, len, on_key, &s, &pg), SV_OK);
+    parse_seed("list-swift1-page1.xml", SV_OK, &s, &pg);
     cr_assert_eq(s.n, 2);
     cr_assert_str_eq(pg.next_token, "c2VlZC9rIDIreCY=");
-    sv_s3_list_page_release(&pg);
-    free(xml);
-
-    xml = seed("list-swift1-page2.xml", &len);
-    s.n = 0;
-    cr_assert_eq(sv_s3_parse_list(xml, len, on_key, &s, &pg), SV_OK);
+    parse_seed("list-swift1-page2.xml", SV_OK, &s, &pg);
     cr_assert_eq(s.n, 1);
     cr_assert_str_eq(s.keys[0], "seed/k 3+x&");
     cr_assert_eq(pg.truncated, 0);
     cr_assert_null(pg.next_token); /* ContinuationToken is not the next */
     sv_s3_list_page_release(&pg);
-    free(xml);
 }
 
 Test(s3_xml, empty_listing)
 {
     struct sv_s3_list_page pg = {0};
     struct seen s = {0};
-    size_t len;
-    char *xml = seed("list-ceph1-empty.xml", &len);
 
-    cr_assert_eq(sv_s3_parse_list(xml, len, on_key, &s, &pg), SV_OK);
+    parse_seed("list-ceph1-empty.xml", SV_OK, &s, &pg);
     cr_assert_eq(s.n, 0);
     cr_assert_eq(pg.nkeys, 0);
     cr_assert_eq(pg.truncated, 0);
     cr_assert_null(pg.last_key);
     sv_s3_list_page_release(&pg);
-    free(xml);
 }
 
 Test(s3_xml, callback_stops)
 {
     struct sv_s3_list_page pg = {0};
     struct seen s = {.stop_at = 1};
-    size_t len;
-    char *xml = seed("list-ceph1-page1.xml", &len);
 
-    cr_assert_eq(sv_s3_parse_list(xml, len, on_key, &s, &pg), SV_OK);
+    parse_seed("list-ceph1-page1.xml", SV_OK, &s, &pg);
     cr_assert_eq(s.n, 1, "the callback ran after asking to stop");
     cr_assert_eq(pg.stopped, 1);
     cr_assert_eq(pg.nkeys, 1);
     sv_s3_list_page_release(&pg);
-    free(xml);
 }
 
 Test(s3_xml, big_size_and_odd_time)
