@@ -7,7 +7,8 @@
 #                         small Ceph cluster (1 mon, 1 osd, bluestore on a
 #                         sparse file, no cephx, no mgr)
 #   swift1 swift2 swift3  three independent OpenStack Swift all-in-one nodes
-#                         with the s3api middleware (tempauth users)
+#                         with the s3api middleware (tempauth users), each
+#                         with its own memcached, fsync off (eatmydata)
 # Installs nothing: `make deps` installs the Debian packages.
 #
 # start   starts whatever is not running (quick when all are), waits until
