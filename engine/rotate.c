@@ -214,43 +214,47 @@ out:
     return rc;
 }
 
-/* Load the key file (key_path, else the vault's) and open the catalog;
- * *used is the key file's path (malloc'd). */
+/* A vault's key file and catalog, open together. */
+struct opened {
+    struct sv_keyring *kr;
+    struct sv_cat *cat;
+    char *key_path; /* the key file's path (malloc'd) */
+};
+
+static void close_both(struct opened *o)
+{
+    sv_cat_close(o->cat);
+    sv_keys_free(o->kr);
+    free(o->key_path);
+    memset(o, 0, sizeof(*o));
+}
+
+/* Load the key file (key_path, else the vault's) and open the catalog. */
 static enum sv_err open_both(const char *dir, const char *key_path,
-                             struct sv_keyring **kr, struct sv_cat **cat,
-                             char **used)
+                             struct opened *o)
 {
     char *cat_dir = NULL;
     enum sv_err rc;
 
-    *used = NULL;
+    memset(o, 0, sizeof(*o));
     if (!dir)
         return sv_err_set(SV_INVAL, "no vault directory");
     if (key_path) {
-        *used = strdup(key_path);
-        rc = *used ? SV_OK : sv_err_set(SV_NOMEM, "out of memory");
+        o->key_path = strdup(key_path);
+        rc = o->key_path ? SV_OK : sv_err_set(SV_NOMEM, "out of memory");
     } else {
-        rc = sv_keys_vault_key_path(dir, used);
+        rc = sv_keys_vault_key_path(dir, &o->key_path);
     }
-    if (rc)
-        return rc;
-    if (asprintf(&cat_dir, "%s/catalog", dir) < 0) {
+    if (!rc && asprintf(&cat_dir, "%s/catalog", dir) < 0) {
         cat_dir = NULL;
         rc = sv_err_set(SV_NOMEM, "out of memory");
     }
     if (!rc)
-        rc = sv_keys_load(*used, kr);
-    if (!rc) {
-        rc = sv_cat_open(cat_dir, 0, cat);
-        if (rc) {
-            sv_keys_free(*kr);
-            *kr = NULL;
-        }
-    }
-    if (rc) {
-        free(*used);
-        *used = NULL;
-    }
+        rc = sv_keys_load(o->key_path, &o->kr);
+    if (!rc)
+        rc = sv_cat_open(cat_dir, 0, &o->cat);
+    if (rc)
+        close_both(o);
     free(cat_dir);
     return rc;
 }
@@ -259,47 +263,39 @@ enum sv_err sv_keys_rotate_vault(const char *dir, const char *key_path,
                                  int new_gen, uint32_t *gen,
                                  uint64_t *rewrapped)
 {
-    struct sv_keyring *kr = NULL;
-    struct sv_cat *cat = NULL;
-    char *used = NULL;
+    struct opened o;
     enum sv_err rc;
 
-    rc = open_both(dir, key_path, &kr, &cat, &used);
+    rc = open_both(dir, key_path, &o);
     if (rc)
         return rc;
     if (new_gen)
-        rc = sv_keys_rotate_catalog(kr, used, cat, rewrapped);
+        rc = sv_keys_rotate_catalog(o.kr, o.key_path, o.cat, rewrapped);
     else {
-        rc = sv_keys_check_catalog(kr, used, cat);
+        rc = sv_keys_check_catalog(o.kr, o.key_path, o.cat);
         if (!rc)
-            rc = sv_keys_rewrap_catalog(kr, cat, rewrapped);
+            rc = sv_keys_rewrap_catalog(o.kr, o.cat, rewrapped);
     }
     if (gen)
-        *gen = sv_keys_current_gen(kr);
-    sv_cat_close(cat);
-    sv_keys_free(kr);
-    free(used);
+        *gen = sv_keys_current_gen(o.kr);
+    close_both(&o);
     return rc;
 }
 
 enum sv_err sv_keys_prune_vault(const char *dir, const char *key_path,
                                 uint32_t keep_from, uint32_t *kept)
 {
-    struct sv_keyring *kr = NULL;
-    struct sv_cat *cat = NULL;
-    char *used = NULL;
+    struct opened o;
     enum sv_err rc;
 
-    rc = open_both(dir, key_path, &kr, &cat, &used);
+    rc = open_both(dir, key_path, &o);
     if (rc)
         return rc;
-    rc = sv_keys_prune_catalog(kr, used, cat,
+    rc = sv_keys_prune_catalog(o.kr, o.key_path, o.cat,
                                keep_from ? keep_from
-                                         : sv_keys_current_gen(kr));
+                                         : sv_keys_current_gen(o.kr));
     if (kept)
-        *kept = sv_keys_oldest_gen(kr);
-    sv_cat_close(cat);
-    sv_keys_free(kr);
-    free(used);
+        *kept = sv_keys_oldest_gen(o.kr);
+    close_both(&o);
     return rc;
 }

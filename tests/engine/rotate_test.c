@@ -21,51 +21,15 @@ static struct sv_keyring *kr;
 static struct sv_cat *cat;
 static uint8_t dek[NOBJ][SV_DEK_LEN];
 
-static void name_of(int i, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "photos/%03d.jpg", i);
-}
-
 /* A vault's key file and catalog holding NOBJ objects wrapped under the
  * key file's generation 1. */
 static void setup(void)
 {
-    struct sv_cat_meta meta;
-    struct sv_obj_rec o;
-    char name[64];
-    int i;
-
     dir = tu_tmpdir("rotate");
     cr_assert_not_null(dir);
-    kr = tk_keyring(dir, "vault.key", 0x17, &key_path);
-    cr_assert_not_null(kr);
+    cat = tk_vault(dir, 0x17, NOBJ, dek, &kr, &key_path);
+    cr_assert_not_null(cat, "%s", sv_errmsg(SV_IO));
     cat_dir = tk_path(dir, "catalog");
-    cr_assert_eq(sv_cat_open(cat_dir, 1, &cat), SV_OK, "%s",
-                 sv_errmsg(SV_IO));
-    memset(&meta, 0, sizeof(meta));
-    meta.schema = SV_CAT_SCHEMA;
-    sv_keys_vault_id(kr, meta.vault_id);
-    sv_keys_check_value(kr, meta.key_check);
-    meta.k = 4;
-    meta.m = 2;
-    cr_assert_eq(sv_cat_meta_set(cat, &meta), SV_OK);
-    for (i = 0; i < NOBJ; i++) {
-        memset(&o, 0, sizeof(o));
-        name_of(i, name, sizeof(name));
-        o.name = name;
-        sv_keys_new_oid(o.oid);
-        sv_keys_new_dek(dek[i]);
-        o.k = 4;
-        o.m = 2;
-        o.cipher = 1;
-        o.state = SV_OBJ_LIVE;
-        o.segment_size = 8 << 20;
-        cr_assert_eq(sv_keys_wrap_dek(kr, o.oid, dek[i], o.wrapped_dek,
-                                      &o.key_gen),
-                     SV_OK);
-        cr_assert_eq(sv_cat_commit_object(cat, &o, NULL), SV_OK, "%s",
-                     sv_errmsg(SV_IO));
-    }
 }
 
 static void teardown(void)
@@ -89,7 +53,7 @@ static void assert_all(const struct sv_keyring *k, uint32_t gen)
     int i;
 
     for (i = 0; i < NOBJ; i++) {
-        name_of(i, name, sizeof(name));
+        tk_obj_name(i, name, sizeof(name));
         cr_assert_eq(sv_cat_get_object(cat, name, &o), SV_OK);
         cr_assert_eq(o.key_gen, gen, "%s", name);
         cr_assert_eq(sv_keys_unwrap_dek(k, o.oid, o.key_gen, o.wrapped_dek,

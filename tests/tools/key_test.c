@@ -20,45 +20,15 @@ static char *dir, *key_path;
 
 static void setup(void)
 {
-    struct sv_keyring *kr;
-    struct sv_cat *cat = NULL;
-    struct sv_cat_meta meta;
-    struct sv_obj_rec o;
-    uint8_t dek[SV_DEK_LEN];
-    char *cat_dir, name[32];
-    int i;
+    struct sv_keyring *kr = NULL;
+    struct sv_cat *cat;
 
     dir = tu_tmpdir("keycmd");
     cr_assert_not_null(dir);
-    kr = tk_keyring(dir, "vault.key", 0x21, &key_path);
-    cr_assert_not_null(kr);
-    cat_dir = tk_path(dir, "catalog");
-    cr_assert_eq(sv_cat_open(cat_dir, 1, &cat), SV_OK);
-    memset(&meta, 0, sizeof(meta));
-    meta.schema = SV_CAT_SCHEMA;
-    sv_keys_vault_id(kr, meta.vault_id);
-    sv_keys_check_value(kr, meta.key_check);
-    meta.k = 4;
-    meta.m = 2;
-    cr_assert_eq(sv_cat_meta_set(cat, &meta), SV_OK);
-    for (i = 0; i < NOBJ; i++) {
-        memset(&o, 0, sizeof(o));
-        snprintf(name, sizeof(name), "obj%d", i);
-        o.name = name;
-        sv_keys_new_oid(o.oid);
-        sv_keys_new_dek(dek);
-        o.k = 4;
-        o.m = 2;
-        o.cipher = 1;
-        o.state = SV_OBJ_LIVE;
-        cr_assert_eq(sv_keys_wrap_dek(kr, o.oid, dek, o.wrapped_dek,
-                                      &o.key_gen),
-                     SV_OK);
-        cr_assert_eq(sv_cat_commit_object(cat, &o, NULL), SV_OK);
-    }
+    cat = tk_vault(dir, 0x21, NOBJ, NULL, &kr, &key_path);
+    cr_assert_not_null(cat);
     sv_cat_close(cat);
     sv_keys_free(kr);
-    free(cat_dir);
 }
 
 static void teardown(void)
