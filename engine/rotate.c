@@ -66,8 +66,8 @@ static enum sv_err rewrap_one(void *ctx, struct sv_obj_rec *o, int *changed)
         rc = sv_keys_wrap_dek(c->kr, o->oid, dek, w, &gen);
     sodium_memzero(dek, sizeof(dek));
     if (rc)
-        return sv_err_wrap(rc, "re-wrap object '%s': ",
-                           o->name ? o->name : "?");
+        return sv_err_wrap(rc,
+                           "re-wrap object '%s': ", o->name ? o->name : "?");
     memcpy(o->wrapped_dek, w, sizeof(w));
     o->key_gen = gen;
     *changed = 1;
@@ -94,9 +94,8 @@ enum sv_err sv_keys_rewrap_catalog(struct sv_keyring *kr, struct sv_cat *cat,
     return rc;
 }
 
-enum sv_err sv_keys_rotate_catalog(struct sv_keyring *kr,
-                                   const char *key_path, struct sv_cat *cat,
-                                   uint64_t *rewrapped)
+enum sv_err sv_keys_rotate_catalog(struct sv_keyring *kr, const char *key_path,
+                                   struct sv_cat *cat, uint64_t *rewrapped)
 {
     enum sv_err rc;
 

@@ -33,8 +33,8 @@ enum sv_err sv_keys_rewrap_catalog(struct sv_keyring *kr, struct sv_cat *cat,
                                    uint64_t *rewrapped) SV_MUST_CHECK;
 
 /* Check, sv_keys_rotate (key file at key_path), then rewrap. */
-enum sv_err sv_keys_rotate_catalog(struct sv_keyring *kr,
-                                   const char *key_path, struct sv_cat *cat,
+enum sv_err sv_keys_rotate_catalog(struct sv_keyring *kr, const char *key_path,
+                                   struct sv_cat *cat,
                                    uint64_t *rewrapped) SV_MUST_CHECK;
 
 /*

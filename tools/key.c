@@ -24,8 +24,8 @@
     "       shardvault key export-maintenance FILE [--key FILE]"
 
 struct key_opts {
-    const char *key;      /* --key */
-    const char *out;      /* --out DIR / -o FILE */
+    const char *key; /* --key */
+    const char *out; /* --out DIR / -o FILE */
     unsigned shares, threshold;
     unsigned long keep_from;
     int resume;
