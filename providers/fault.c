@@ -62,7 +62,10 @@ static const char *const op_names[SV_FAULT_NOPS] = {
 
 static const char *const fault_keys[] = {
     "inner",      "fault_put",  "fault_get", "fault_head", "fault_del",
-    "fault_list", "fault_stat", "path",      NULL,
+    "fault_list", "fault_stat", "path",
+    /* the inner backend's own keys pass through (endpoint, bucket, ...);
+     * the inner backend checks them when it is opened */
+    "*", NULL,
 };
 
 const char *sv_fault_op_name(enum sv_fault_op op)
