@@ -352,6 +352,8 @@ static struct entry *take(struct sv_ingest *in)
 
     pthread_mutex_lock(&in->mu);
     for (;;) {
+        if (!in->stop && in->o.cancel && *in->o.cancel)
+            stop_locked(in, SV_INTR, "interrupted");
         if (in->stop)
             break;
         if (in->dhead && fits(in, in->dhead->cost)) {
@@ -976,7 +978,7 @@ static void store_one(struct sv_ingest *in, struct job *j, struct entry *e)
     j->st0 = st;
     j->done = 0;
     j->changed = 0;
-    j->cancel = in->stop;
+    j->cancel = in->stop || (in->o.cancel && *in->o.cancel);
     j->busy = 1;
     in->st.in_flight++;
     pthread_mutex_unlock(&in->mu);

@@ -223,6 +223,43 @@ static double rate(uint64_t n, double s)
     return s > 0 ? (double)n / s : 0;
 }
 
+/* A JSON string for a path or name, which need not be UTF-8: bytes that
+ * are not are written as the four characters \xNN. */
+static json_t *json_path(const char *s)
+{
+    size_t len, i, o = 0;
+    char *buf;
+    json_t *j;
+
+    if (!s)
+        return json_null();
+    len = strlen(s);
+    if (sv_utf8_valid(s, len))
+        return json_string(s);
+    buf = malloc(4 * len + 1);
+    if (!buf)
+        return json_null();
+    for (i = 0; i < len; i++) {
+        size_t n;
+
+        /* the longest valid sequence starting here, if any */
+        for (n = 4; n >= 1; n--)
+            if (i + n <= len && sv_utf8_valid(s + i, n))
+                break;
+        if (n >= 1) {
+            memcpy(buf + o, s + i, n);
+            o += n;
+            i += n - 1;
+        } else {
+            o += (size_t)sprintf(buf + o, "\\x%02x", (unsigned char)s[i]);
+        }
+    }
+    buf[o] = 0;
+    j = json_string(buf);
+    free(buf);
+    return j;
+}
+
 static void print_json(const struct sv_ingest_stats *s, const struct ui *u,
                        enum sv_err rc, int status)
 {
@@ -239,9 +276,9 @@ static void print_json(const struct sv_ingest_stats *s, const struct ui *u,
         const struct failure *f = &u->fail[i];
 
         json_array_append_new(
-            fail, json_pack("{s:s, s:s?, s:s, s:s}", "path", f->path, "name",
-                            f->name, "error", sv_errname(f->rc), "cause",
-                            f->cause));
+            fail, json_pack("{s:o, s:o, s:s, s:o}", "path", json_path(f->path),
+                            "name", json_path(f->name), "error",
+                            sv_errname(f->rc), "cause", json_path(f->cause)));
     }
     json_object_set_new(o, "found", json_integer((json_int_t)s->found));
     json_object_set_new(o, "stored", json_integer((json_int_t)s->stored));
