@@ -32,12 +32,12 @@
 #include "engine/seal.h"
 #include "engine/vault.h"
 
-#define QUEUE_MAX 1024    /* entries listed ahead of the workers */
-#define DEFER_MAX 4096    /* large files set aside while memory is short */
-#define OVERHEAD (64 << 10) /* per put, besides the segment buffers */
-#define HASH_BUF (1 << 20)
-#define POLL_MS 50 /* how often the run loop looks at the cancel flag */
-#define LIST_BUF 65536
+#define QUEUE_MAX 1024       /* entries listed ahead of the workers */
+#define DEFER_MAX 4096       /* large files set aside while memory is short */
+#define OVERHEAD  (64 << 10) /* per put, besides the segment buffers */
+#define HASH_BUF  (1 << 20)
+#define POLL_MS   50 /* how often the run loop looks at the cancel flag */
+#define LIST_BUF  65536
 
 struct entry {
     struct entry *next;
@@ -261,8 +261,8 @@ static void failf(struct sv_ingest *in, const char *path, const char *name,
     va_start(ap, fmt);
     vsnprintf(cause, sizeof(cause), fmt, ap);
     va_end(ap);
-    emit(in, rc == SV_OK ? SV_INGEST_NOTE : SV_INGEST_FAILED, path, name,
-         size, rc, cause);
+    emit(in, rc == SV_OK ? SV_INGEST_NOTE : SV_INGEST_FAILED, path, name, size,
+         rc, cause);
 }
 
 #define note(in, path, ...) failf(in, path, NULL, 0, SV_OK, __VA_ARGS__)
@@ -366,7 +366,8 @@ static struct entry *take(struct sv_ingest *in)
         }
         if (in->qhead) {
             e = in->qhead;
-            if (e->cost <= SV_INGEST_SMALL || (!in->dhead && fits(in, e->cost))) {
+            if (e->cost <= SV_INGEST_SMALL ||
+                (!in->dhead && fits(in, e->cost))) {
                 in->qhead = e->next;
                 if (!in->qhead)
                     in->qtail = NULL;
@@ -455,8 +456,8 @@ bad:
 }
 
 /* 1 if name is committed with this size and mtime. */
-static int committed_same(struct sv_ingest *in, const char *name,
-                          uint64_t size, int64_t mtime)
+static int committed_same(struct sv_ingest *in, const char *name, uint64_t size,
+                          int64_t mtime)
 {
     struct sv_obj_rec rec;
     int same;
@@ -571,30 +572,33 @@ static void walk_tree(struct sv_ingest *in, const char *root, const char *base)
         case FTS_DOT:
             continue;
         case FTS_DC:
-            note(in, f->fts_path, "skipped: a directory cycle (a link back "
-                                  "to a parent directory)");
+            note(in, f->fts_path,
+                 "skipped: a directory cycle (a link back "
+                 "to a parent directory)");
             continue;
         case FTS_DNR:
         case FTS_ERR:
             walk_fail(in, f->fts_path, NULL, 0, SV_IO,
-                  "cannot read the directory: %s", strerror(f->fts_errno));
+                      "cannot read the directory: %s", strerror(f->fts_errno));
             continue;
         case FTS_NS:
             walk_fail(in, f->fts_path, NULL, 0, SV_IO, "cannot stat: %s",
-                  strerror(f->fts_errno));
+                      strerror(f->fts_errno));
             continue;
         case FTS_SL:
-            note(in, f->fts_path, "skipped: a symbolic link (not followed "
-                                  "without --follow-symlinks)");
+            note(in, f->fts_path,
+                 "skipped: a symbolic link (not followed "
+                 "without --follow-symlinks)");
             continue;
         case FTS_SLNONE:
             if (in->o.follow_symlinks)
                 walk_fail(in, f->fts_path, NULL, 0, SV_NOTFOUND,
-                      "a dangling symbolic link (its target does not "
-                      "exist)");
+                          "a dangling symbolic link (its target does not "
+                          "exist)");
             else
-                note(in, f->fts_path, "skipped: a symbolic link (not "
-                                      "followed without --follow-symlinks)");
+                note(in, f->fts_path,
+                     "skipped: a symbolic link (not "
+                     "followed without --follow-symlinks)");
             continue;
         case FTS_DEFAULT:
             note(in, f->fts_path, "skipped: %s",
@@ -678,8 +682,9 @@ static void walk_path(struct sv_ingest *in, const char *path, int listed)
             snprintf(rel, strlen(path) + 1, "%s", b ? b + 1 : path);
         }
         if (!*rel)
-            failf(in, path, NULL, 0, SV_INVAL, "no object name can be made "
-                                               "from this path");
+            failf(in, path, NULL, 0, SV_INVAL,
+                  "no object name can be made "
+                  "from this path");
         else
             found_file(in, path, rel, &st, 1);
     } else {
@@ -806,8 +811,9 @@ static const char *moved(int fd, const struct stat *st0, uint64_t read,
         return why;
     }
     if (st.st_size != st0->st_size) {
-        snprintf(why, cap, "its size changed from %lld to %lld bytes while "
-                           "it was being read",
+        snprintf(why, cap,
+                 "its size changed from %lld to %lld bytes while "
+                 "it was being read",
                  (long long)st0->st_size, (long long)st.st_size);
         return why;
     }
@@ -818,8 +824,9 @@ static const char *moved(int fd, const struct stat *st0, uint64_t read,
     }
     if (read > (uint64_t)st0->st_size ||
         (exact && read != (uint64_t)st0->st_size)) {
-        snprintf(why, cap, "%llu bytes were read of a file of %lld bytes "
-                           "(it changed while it was being read)",
+        snprintf(why, cap,
+                 "%llu bytes were read of a file of %lld bytes "
+                 "(it changed while it was being read)",
                  (unsigned long long)read, (long long)st0->st_size);
         return why;
     }
@@ -918,9 +925,9 @@ static void store_one(struct sv_ingest *in, struct job *j, struct entry *e)
 
     if (in->o.hook)
         in->o.hook(in->o.hook_ctx, "open", e->path);
-    fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
-                           (e->follow || in->o.follow_symlinks ? 0
-                                                                : O_NOFOLLOW));
+    fd = open(e->path,
+              O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+                  (e->follow || in->o.follow_symlinks ? 0 : O_NOFOLLOW));
     if (fd < 0) {
         int err = errno;
 
@@ -957,8 +964,8 @@ static void store_one(struct sv_ingest *in, struct job *j, struct entry *e)
             return;
         }
         if (same) {
-            emit(in, SV_INGEST_SKIPPED, e->path, e->name,
-                 (uint64_t)st.st_size, SV_OK, NULL);
+            emit(in, SV_INGEST_SKIPPED, e->path, e->name, (uint64_t)st.st_size,
+                 SV_OK, NULL);
             close(fd);
             return;
         }
@@ -1008,8 +1015,7 @@ static void store_one(struct sv_ingest *in, struct job *j, struct entry *e)
                   "%s; removing the object stored from it failed: %s", why,
                   sv_errmsg(r2));
         else
-            failf(in, e->path, e->name, e->size, SV_IO,
-                  "%s; not stored", why);
+            failf(in, e->path, e->name, e->size, SV_IO, "%s; not stored", why);
     } else if (rc == SV_OK) {
         pthread_mutex_lock(&in->mu);
         in->st.bytes_in += res.bytes;
@@ -1067,8 +1073,9 @@ enum sv_err sv_ingest_new(struct sv_vault *v, const struct sv_ingest_opts *o,
     if (!sv_utf8_valid(prefix, strlen(prefix)))
         return sv_err_set(SV_INVAL, "ingest: the prefix is not valid UTF-8");
     if (strlen(prefix) >= SV_NAME_MAX)
-        return sv_err_set(SV_INVAL, "ingest: the prefix is too long (%zu "
-                                    "bytes; names hold at most %d)",
+        return sv_err_set(SV_INVAL,
+                          "ingest: the prefix is too long (%zu "
+                          "bytes; names hold at most %d)",
                           strlen(prefix), SV_NAME_MAX - 1);
     in = calloc(1, sizeof(*in));
     if (!in)
@@ -1088,8 +1095,7 @@ enum sv_err sv_ingest_new(struct sv_vault *v, const struct sv_ingest_opts *o,
     if (in->o.jobs > 256)
         in->o.jobs = 256;
     in->jobs = calloc(in->o.jobs, sizeof(*in->jobs));
-    if (!in->prefix || !in->st.prov || !in->tick_prov || !in->c0 ||
-        !in->jobs) {
+    if (!in->prefix || !in->st.prov || !in->tick_prov || !in->c0 || !in->jobs) {
         sv_ingest_free(in);
         return sv_err_set(SV_NOMEM, "ingest: out of memory");
     }

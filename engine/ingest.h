@@ -77,10 +77,10 @@ typedef void sv_ingest_event_fn(void *ctx, const struct sv_ingest_event *e);
 
 /* Per-provider figures of the objects stored in this run. */
 struct sv_ingest_prov {
-    const char *name;  /* borrowed from the vault */
-    uint64_t shards;   /* shards of committed objects */
-    uint64_t bytes;    /* their stored bytes */
-    uint64_t puts;     /* PUT calls made in this run (tries included) */
+    const char *name; /* borrowed from the vault */
+    uint64_t shards;  /* shards of committed objects */
+    uint64_t bytes;   /* their stored bytes */
+    uint64_t puts;    /* PUT calls made in this run (tries included) */
 };
 
 struct sv_ingest_stats {
@@ -104,8 +104,7 @@ typedef void sv_ingest_tick_fn(void *ctx, const struct sv_ingest_stats *s,
 
 /* Test hook: called (from a worker) at "open" (before the file is opened)
  * and at "read" (opened and checked, before sv_put) with the file's path. */
-typedef void sv_ingest_hook_fn(void *ctx, const char *where,
-                               const char *path);
+typedef void sv_ingest_hook_fn(void *ctx, const char *where, const char *path);
 
 struct sv_ingest_opts {
     const char *prefix;  /* prepended to every name; NULL for none */

@@ -40,8 +40,8 @@
 #define USAGE                                                                  \
     "ingest PATH... [--from-list FILE|-] [--null] [--prefix P] [--jobs N] "    \
     "[--follow-symlinks] [--checksum] [--memory SIZE] [--json]"
-#define LOG_EVERY 5.0 /* seconds between progress lines when not a tty */
-#define LIST_SHOWN 50 /* failures listed again in the human summary */
+#define LOG_EVERY  5.0 /* seconds between progress lines when not a tty */
+#define LIST_SHOWN 50  /* failures listed again in the human summary */
 
 extern char **environ;
 
@@ -183,7 +183,8 @@ static void on_tick(void *ctx, const struct sv_ingest_stats *s, int final)
     snprintf(line, sizeof(line),
              "%llu/%llu%s files  %s of %s  %s/s  ETA %s%s%.0llu%s",
              (unsigned long long)done, (unsigned long long)total,
-             s->walk_done ? "" : "+", vt_size(s->bytes_done + s->bytes_skipped, a),
+             s->walk_done ? "" : "+",
+             vt_size(s->bytes_done + s->bytes_skipped, a),
              vt_size(s->found_bytes, b), vt_size((uint64_t)u->rate, r), eta,
              s->failed ? "  " : "", (unsigned long long)s->failed,
              s->failed ? " failed" : "");
@@ -207,7 +208,7 @@ static void on_tick(void *ctx, const struct sv_ingest_stats *s, int final)
 static void on_hook(void *ctx, const char *where, const char *path)
 {
     struct ui *u = ctx;
-    char *argv[] = {"sh", "-c", (char *)u->hook, "hook", (char *)where,
+    char *argv[] = {"sh",         "-c", (char *)u->hook, "hook", (char *)where,
                     (char *)path, NULL};
     pid_t pid;
     int status;

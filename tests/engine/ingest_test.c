@@ -303,8 +303,8 @@ Test(ingest, resume_skips_committed_and_restores_changed)
     it_objs(t.v, &after);
     cr_assert_eq(after.n, before.n);
     for (i = 0; i < before.n; i++) {
-        int same = !memcmp(before.oid[i], it_oid_of(&after, before.name[i]),
-                           16);
+        int same =
+            !memcmp(before.oid[i], it_oid_of(&after, before.name[i]), 16);
 
         cr_assert_eq(same, strcmp(before.name[i], "a/one") != 0,
                      "%s uploaded again: %d", before.name[i], !same);
@@ -446,8 +446,7 @@ Test(ingest, ten_thousand_small_files)
  * small files waited behind the other large file (which cannot have
  * memory while this one holds it), this would never happen; the time
  * limit only keeps a broken build from hanging. */
-static void wait_for_smalls(struct run *r, const char *where,
-                            const char *path)
+static void wait_for_smalls(struct run *r, const char *where, const char *path)
 {
     struct timespec ts;
 
@@ -543,8 +542,8 @@ static void remove_it(struct run *r, const char *where, const char *path)
 
 /* One file of the standard tree is hit by fn at its read; it must be
  * reported with a cause matching want and not stored, the rest stored. */
-static void moving_file(const char *rel, void (*fn)(struct run *, const char *,
-                                                    const char *),
+static void moving_file(const char *rel,
+                        void (*fn)(struct run *, const char *, const char *),
                         const char *want, enum sv_err want_rc)
 {
     struct tv t;
@@ -562,8 +561,7 @@ static void moving_file(const char *rel, void (*fn)(struct run *, const char *,
     r.hook = fn;
     r.target = base;
     run_ingest(t.v, &r, NULL, (const char *[]){root, NULL});
-    cr_assert_eq(r.rc, SV_OK, "bad input does not stop the batch: %s",
-                 r.msg);
+    cr_assert_eq(r.rc, SV_OK, "bad input does not stop the batch: %s", r.msg);
     cr_assert_eq(r.st.failed, 1);
     cr_assert_eq(r.st.stored, tree.n - 1);
     cause = failure_of(&r, base);

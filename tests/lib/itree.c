@@ -103,8 +103,8 @@ void it_check_readback(struct sv_vault *v, const struct it_tree *t,
         uint8_t *b = tu_bytes(t->f[i].len, t->f[i].seed);
         char *name;
 
-        cr_assert(asprintf(&name, "%s%s", prefix ? prefix : "",
-                           t->f[i].rel) > 0);
+        cr_assert(asprintf(&name, "%s%s", prefix ? prefix : "", t->f[i].rel) >
+                  0);
         tv_get_eq(v, name, b, t->f[i].len);
         free(name);
         free(b);
@@ -199,8 +199,9 @@ static int each_key(void *ctx, const char *key, uint64_t size, int64_t mt)
     (void)mt;
     cr_assert(asprintf(&k, "%d:%s", l->prov, key) > 0);
     hit = bsearch(&k, l->e->key, l->e->n, sizeof(*l->e->key), cmp_str);
-    cr_assert(hit, "provider #%d holds %s, which no committed object's "
-                   "segment record lists",
+    cr_assert(hit,
+              "provider #%d holds %s, which no committed object's "
+              "segment record lists",
               l->prov, key);
     cr_assert(!l->e->hit[hit - l->e->key], "%s listed twice", k);
     l->e->hit[hit - l->e->key] = 1;

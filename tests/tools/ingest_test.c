@@ -72,10 +72,10 @@ static void cli_free(struct cli *c)
 /* Run `env... shardvault --vault V ingest ARGS --json` with stderr to
  * c->err; returns the exit status, *j the parsed summary (NULL if stdout
  * was not JSON, e.g. a usage error or a crash). */
-static int ingest(struct cli *c, const char *env, json_t **j,
-                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int ingest(struct cli *c, const char *env, json_t **j,
-                  const char *fmt, ...)
+static int ingest(struct cli *c, const char *env, json_t **j, const char *fmt,
+                  ...) __attribute__((format(printf, 4, 5)));
+static int ingest(struct cli *c, const char *env, json_t **j, const char *fmt,
+                  ...)
 {
     char *args, *out = NULL;
     json_error_t jerr;
@@ -191,8 +191,8 @@ Test(ingest_cli, tree_json_summary_and_resume)
     rc = tu_run(&out, "'%s' --vault '%s' ingest '%s' --prefix p/ 2>&1",
                 tu_bin(), c.vault, c.src);
     cr_assert_eq(rc, 0, "%s", out);
-    cr_assert(strstr(out, "0 stored, 10 unchanged (skipped), 0 failed"),
-              "%s", out);
+    cr_assert(strstr(out, "0 stored, 10 unchanged (skipped), 0 failed"), "%s",
+              out);
     cr_assert(strstr(out, "per provider"), "%s", out);
     cr_assert(!strchr(out, '\r'), "no progress redraws when not a tty");
     free(out);
@@ -209,25 +209,26 @@ Test(ingest_cli, usage_errors_exit_2_and_a_missing_vault_1)
                  2);
     cr_assert(strstr(out, "usage: shardvault ingest"), "%s", out);
     free(out);
-    cr_assert_eq(tu_run(&out, "'%s' --vault '%s' ingest x --jobs 0",
-                        tu_bin(), c.vault),
-                 2);
+    cr_assert_eq(
+        tu_run(&out, "'%s' --vault '%s' ingest x --jobs 0", tu_bin(), c.vault),
+        2);
     free(out);
-    cr_assert_eq(tu_run(&out, "'%s' --vault '%s' ingest x --bogus", tu_bin(),
-                        c.vault),
-                 2);
+    cr_assert_eq(
+        tu_run(&out, "'%s' --vault '%s' ingest x --bogus", tu_bin(), c.vault),
+        2);
     free(out);
     cr_assert_eq(tu_run(&out, "'%s' --vault '%s' ingest x --memory lots",
                         tu_bin(), c.vault),
                  2);
     free(out);
-    cr_assert_eq(tu_run(&out, "'%s' --vault '%s/none' ingest '%s'",
-                        tu_bin(), c.tmp, c.src),
+    cr_assert_eq(tu_run(&out, "'%s' --vault '%s/none' ingest '%s'", tu_bin(),
+                        c.tmp, c.src),
                  1);
     cr_assert(strstr(out, "no vault"), "%s", out);
     free(out);
-    cr_assert_eq(tu_run(&out, "'%s' --vault '%s' ingest --from-list "
-                              "'%s/no-list'",
+    cr_assert_eq(tu_run(&out,
+                        "'%s' --vault '%s' ingest --from-list "
+                        "'%s/no-list'",
                         tu_bin(), c.vault, c.tmp),
                  1);
     cr_assert(strstr(out, "no-list"), "%s", out);
@@ -253,8 +254,7 @@ Test(ingest_cli, bad_input_is_partial_exit_3)
     /* listed files are named by their listed path (leading / dropped) */
     fprintf(f, "%s/top.txt\n%s/gone\n%s/top.txt\n", c.src, c.src, c.src);
     fclose(f);
-    rc = ingest(&c, NULL, &j, "'%s' --from-list '%s' --prefix q/", c.src,
-                list);
+    rc = ingest(&c, NULL, &j, "'%s' --from-list '%s' --prefix q/", c.src, list);
     cr_assert_eq(rc, 3, "%s", err_text(&c));
     cr_assert(j);
     cr_assert_eq(jint(j, "exit"), 3);
@@ -531,8 +531,8 @@ Test(ingest_cli, sigkill_at_random_crash_points_then_resume)
         add_files(&c);
         snprintf(env, sizeof(env), "SV_CRASH_AT=%u", at);
         rc = ingest(&c, env, &j, "'%s' --jobs 2", c.src);
-        cr_assert_eq(rc, 128 + 9, "crash at point %u (seed %u): status %d",
-                     at, seed, rc);
+        cr_assert_eq(rc, 128 + 9, "crash at point %u (seed %u): status %d", at,
+                     seed, rc);
         cr_assert_null(j);
         v = it_open_ro(c.vault);
         it_objs(v, &first);
