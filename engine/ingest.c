@@ -343,6 +343,17 @@ static void release(struct sv_ingest *in, uint64_t cost)
     pthread_mutex_unlock(&in->mu);
 }
 
+/* Take the queue's head (in->mu held). The walker, which waits when the
+ * queue is full, is woken once it is half empty, not at every file. */
+static void pop_queued(struct sv_ingest *in)
+{
+    in->qhead = in->qhead->next;
+    if (!in->qhead)
+        in->qtail = NULL;
+    if (--in->qlen == QUEUE_MAX / 2)
+        pthread_cond_signal(&in->cv_walk);
+}
+
 /* The next file for a worker, its memory reserved; NULL when the batch is
  * over. Large files that do not fit are set aside (oldest first once
  * memory frees), so the small ones behind them go on. */
@@ -368,19 +379,11 @@ static struct entry *take(struct sv_ingest *in)
             e = in->qhead;
             if (e->cost <= SV_INGEST_SMALL ||
                 (!in->dhead && fits(in, e->cost))) {
-                in->qhead = e->next;
-                if (!in->qhead)
-                    in->qtail = NULL;
-                in->qlen--;
-                pthread_cond_signal(&in->cv_walk);
+                pop_queued(in);
                 break;
             }
             if (in->dlen < DEFER_MAX) {
-                in->qhead = e->next;
-                if (!in->qhead)
-                    in->qtail = NULL;
-                in->qlen--;
-                pthread_cond_signal(&in->cv_walk);
+                pop_queued(in);
                 e->next = NULL;
                 if (in->dtail)
                     in->dtail->next = e;
