@@ -142,9 +142,7 @@ int sv_utf8_valid(const char *str, size_t len)
     return 1;
 }
 
-/* Drop leading "/" and "./", empty and "." components, a trailing "/":
- * "./a//b/./c/" -> "a/b/c". out holds strlen(in) + 1 bytes. */
-static void norm_path(const char *in, char *out)
+void sv_path_norm(const char *in, char *out)
 {
     const char *p = in;
     size_t o = 0, len;
@@ -636,7 +634,7 @@ static void walk_tree(struct sv_ingest *in, const char *root, const char *base)
                 continue;
             }
             snprintf(tmp, need, "%s/%s", base, r);
-            norm_path(tmp, rel);
+            sv_path_norm(tmp, rel);
             free(tmp);
         }
         found_file(in, f->fts_path, rel, f->fts_statp,
@@ -673,13 +671,13 @@ static void walk_path(struct sv_ingest *in, const char *path, int listed)
         return;
     }
     if (S_ISDIR(st.st_mode)) {
-        norm_path(listed ? path : "", rel);
+        sv_path_norm(listed ? path : "", rel);
         walk_tree(in, path, rel);
     } else if (S_ISREG(st.st_mode)) {
         const char *b = strrchr(path, '/');
 
         if (listed) {
-            norm_path(path, rel);
+            sv_path_norm(path, rel);
         } else {
             /* a file root: its basename ("dir/" is a directory) */
             snprintf(rel, strlen(path) + 1, "%s", b ? b + 1 : path);
@@ -696,22 +694,113 @@ static void walk_path(struct sv_ingest *in, const char *path, int listed)
     free(rel);
 }
 
+/* ---- lists ------------------------------------------------------------- */
+
+void sv_list_split_init(struct sv_list_split *ls, int sep)
+{
+    memset(ls, 0, sizeof(*ls));
+    ls->sep = sep;
+}
+
+void sv_list_split_release(struct sv_list_split *ls)
+{
+    free(ls->buf);
+    memset(ls, 0, sizeof(*ls));
+}
+
+static int split_emit(struct sv_list_split *ls, sv_list_entry_fn *fn, void *ctx)
+{
+    size_t len = ls->len;
+    int stop = 0;
+
+    if (ls->skipped) {
+        stop = fn(ctx, NULL, ls->len + ls->skipped);
+    } else {
+        if (ls->sep == '\n' && len && ls->buf[len - 1] == '\r')
+            len--;
+        if (len) {
+            ls->buf[len] = 0;
+            stop = fn(ctx, ls->buf, len);
+        }
+    }
+    ls->len = 0;
+    ls->skipped = 0;
+    return stop;
+}
+
+enum sv_err sv_list_split_feed(struct sv_list_split *ls, const char *data,
+                               size_t len, sv_list_entry_fn *fn, void *ctx)
+{
+    if (!len) {
+        /* the end: a last entry without a separator */
+        if ((ls->len || ls->skipped) && split_emit(ls, fn, ctx))
+            return SV_INTR;
+        return SV_OK;
+    }
+    while (len) {
+        const char *end = memchr(data, ls->sep, len);
+        size_t piece = end ? (size_t)(end - data) : len;
+        size_t keep = piece;
+
+        if (ls->len + keep > SV_LIST_ENTRY_MAX) {
+            keep =
+                ls->len < SV_LIST_ENTRY_MAX ? SV_LIST_ENTRY_MAX - ls->len : 0;
+            ls->skipped += piece - keep;
+        }
+        if (ls->len + keep + 1 > ls->cap) {
+            size_t cap = ls->len + keep + 1 + 256;
+            char *b = realloc(ls->buf, cap);
+
+            if (!b)
+                return sv_err_set(SV_NOMEM, "reading the list: out of "
+                                            "memory");
+            ls->buf = b;
+            ls->cap = cap;
+        }
+        memcpy(ls->buf + ls->len, data, keep);
+        ls->len += keep;
+        if (!end)
+            break;
+        if (split_emit(ls, fn, ctx))
+            return SV_INTR;
+        data += piece + 1;
+        len -= piece + 1;
+    }
+    return SV_OK;
+}
+
+static int list_entry(void *ctx, const char *entry, size_t len)
+{
+    struct sv_ingest *in = ctx;
+
+    if (!entry)
+        walk_fail(in, "(list)", NULL, 0, SV_INVAL,
+                  "an entry of %zu bytes is too long for a path", len);
+    else if (strlen(entry) != len)
+        walk_fail(in, "(list)", NULL, 0, SV_INVAL,
+                  "an entry holds a NUL byte (use --null for NUL-separated "
+                  "lists)");
+    else
+        walk_path(in, entry, 1);
+    return stopping(in);
+}
+
 /* Read a list entry by entry, without blocking past a cancel. */
 static void walk_list(struct sv_ingest *in, int fd, int sep)
 {
-    char *buf = malloc(LIST_BUF), *line = NULL;
-    size_t have = 0, llen = 0, lcap = 0, i, start;
+    struct sv_list_split ls;
+    char *buf = malloc(LIST_BUF);
+    enum sv_err rc = SV_OK;
     ssize_t r;
 
     if (!buf) {
         failf(in, "(list)", NULL, 0, SV_NOMEM, "out of memory");
         return;
     }
-    for (;;) {
+    sv_list_split_init(&ls, sep);
+    while (!rc && !stopping(in)) {
         struct pollfd p = {fd, POLLIN, 0};
 
-        if (stopping(in))
-            break;
         if (poll(&p, 1, POLL_MS) == 0)
             continue;
         r = read(fd, buf, LIST_BUF);
@@ -722,63 +811,16 @@ static void walk_list(struct sv_ingest *in, int fd, int sep)
                   strerror(errno));
             break;
         }
-        have = (size_t)r;
-        /* r == 0: the end; a last entry without separator still counts */
-        for (start = 0, i = 0; i <= have; i++) {
-            int end = i == have ? r == 0 : buf[i] == (char)sep;
-
-            if (i < have && !end)
-                continue;
-            if (i == have && !end) {
-                /* carry the partial entry over */
-                size_t add = have - start;
-
-                if (llen + add + 1 > lcap) {
-                    char *n = realloc(line, llen + add + 1 + 256);
-
-                    if (!n)
-                        goto nomem;
-                    line = n;
-                    lcap = llen + add + 1 + 256;
-                }
-                memcpy(line + llen, buf + start, add);
-                llen += add;
-                break;
-            }
-            if (llen + (i - start) + 1 > lcap) {
-                char *n = realloc(line, llen + (i - start) + 1 + 256);
-
-                if (!n)
-                    goto nomem;
-                line = n;
-                lcap = llen + (i - start) + 1 + 256;
-            }
-            memcpy(line + llen, buf + start, i - start);
-            llen += i - start;
-            line[llen] = 0;
-            if (sep == '\n' && llen && line[llen - 1] == '\r')
-                line[--llen] = 0;
-            if (llen && strlen(line) == llen)
-                walk_path(in, line, 1);
-            else if (llen)
-                failf(in, "(list)", NULL, 0, SV_INVAL,
-                      "an entry holds a NUL byte (use --null for "
-                      "NUL-separated lists)");
-            llen = 0;
-            start = i + 1;
-            if (stopping(in))
-                break;
-        }
-        if (r == 0)
+        if (r == 0) {
+            rc = sv_list_split_feed(&ls, buf, 0, list_entry, in);
             break;
+        }
+        rc = sv_list_split_feed(&ls, buf, (size_t)r, list_entry, in);
     }
+    if (rc == SV_NOMEM)
+        failf(in, "(list)", NULL, 0, rc, "%s", sv_errmsg(rc));
+    sv_list_split_release(&ls);
     free(buf);
-    free(line);
-    return;
-nomem:
-    failf(in, "(list)", NULL, 0, SV_NOMEM, "out of memory");
-    free(buf);
-    free(line);
 }
 
 static void *walker(void *arg)

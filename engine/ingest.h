@@ -157,6 +157,34 @@ enum sv_err sv_ingest_add_list(struct sv_ingest *in, int fd,
 enum sv_err sv_ingest_run(struct sv_ingest *in,
                           struct sv_ingest_stats *stats) SV_MUST_CHECK;
 
+/*
+ * The --from-list parser: entries of a list read in pieces, separated by
+ * sep ('\n' or 0). fn gets each non-empty entry with its length, the
+ * bytes NUL-terminated at entry[len] (with '\n' an entry may hold NUL
+ * bytes, and a trailing '\r' is dropped); an entry longer than
+ * SV_LIST_ENTRY_MAX comes as entry NULL with its length. fn returns nonzero
+ * to stop (SV_INTR). Feeding len 0 marks the end (a last entry without a
+ * separator counts). Chunking does not change the entries. SV_NOMEM.
+ */
+#define SV_LIST_ENTRY_MAX 65536
+typedef int sv_list_entry_fn(void *ctx, const char *entry, size_t len);
+struct sv_list_split {
+    int sep;
+    char *buf; /* the entry being gathered */
+    size_t len, cap;
+    size_t skipped; /* bytes of an entry too long to keep */
+};
+void sv_list_split_init(struct sv_list_split *ls, int sep);
+enum sv_err sv_list_split_feed(struct sv_list_split *ls, const char *data,
+                               size_t len, sv_list_entry_fn *fn,
+                               void *ctx) SV_MUST_CHECK;
+void sv_list_split_release(struct sv_list_split *ls);
+
+/* A path as an object name part: leading "/", empty and "." components
+ * and a trailing "/" dropped ("./a//b/./c/" -> "a/b/c"); out holds
+ * strlen(in) + 1 bytes. */
+void sv_path_norm(const char *in, char *out);
+
 /* What an object of size bytes reserves from the budget in vault v. */
 uint64_t sv_ingest_cost(const struct sv_vault *v, uint64_t size);
 

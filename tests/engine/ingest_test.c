@@ -971,3 +971,111 @@ Test(ingest, utf8_validation)
     cr_assert(!sv_utf8_valid("\xff", 1));
     cr_assert(!sv_utf8_valid("a\xc3(", 3), "bad continuation");
 }
+
+/* ---- the list parser and names ---------------------------------------- */
+
+struct entries {
+    char got[16][64];
+    size_t len[16];
+    unsigned n, stop_after;
+};
+
+static int take_entry(void *ctx, const char *e, size_t len)
+{
+    struct entries *es = ctx;
+
+    cr_assert_lt(es->n, 16);
+    es->len[es->n] = len;
+    snprintf(es->got[es->n], sizeof(es->got[0]), "%s", e ? e : "(null)");
+    es->n++;
+    return es->stop_after && es->n == es->stop_after;
+}
+
+static void split_all(const char *list, size_t len, int sep, size_t chunk,
+                      struct entries *es)
+{
+    struct sv_list_split ls;
+    size_t off;
+
+    sv_list_split_init(&ls, sep);
+    for (off = 0; off < len; off += chunk)
+        cr_assert_eq(sv_list_split_feed(&ls, list + off,
+                                        len - off < chunk ? len - off : chunk,
+                                        take_entry, es),
+                     SV_OK);
+    cr_assert_eq(sv_list_split_feed(&ls, NULL, 0, take_entry, es), SV_OK);
+    sv_list_split_release(&ls);
+}
+
+Test(ingest, list_parser_whatever_the_reads)
+{
+    static const char nl[] = "a/b\r\n\nc\n\r\nd\0e\nlast";
+    static const char nul[] = "x\ny\0\0z\0";
+    size_t chunk;
+
+    for (chunk = 1; chunk <= sizeof(nl); chunk++) {
+        struct entries es = {0};
+
+        split_all(nl, sizeof(nl) - 1, '\n', chunk, &es);
+        cr_assert_eq(es.n, 4, "chunk %zu: %u entries", chunk, es.n);
+        cr_assert_str_eq(es.got[0], "a/b", "CR LF ends an entry");
+        cr_assert_str_eq(es.got[1], "c", "empty entries are dropped");
+        cr_assert_eq(es.len[2], 3, "d NUL e: the NUL is kept");
+        cr_assert_str_eq(es.got[3], "last", "no separator at the end");
+    }
+    for (chunk = 1; chunk <= sizeof(nul); chunk++) {
+        struct entries es = {0};
+
+        split_all(nul, sizeof(nul) - 1, 0, chunk, &es);
+        cr_assert_eq(es.n, 2);
+        cr_assert_str_eq(es.got[0], "x\ny", "newlines kept with NUL");
+        cr_assert_str_eq(es.got[1], "z");
+    }
+}
+
+Test(ingest, list_parser_long_entries_and_stop)
+{
+    struct sv_list_split ls;
+    struct entries es = {0};
+    char *big = malloc(SV_LIST_ENTRY_MAX + 10);
+
+    cr_assert(big);
+    memset(big, 'a', SV_LIST_ENTRY_MAX + 10);
+    big[SV_LIST_ENTRY_MAX + 9] = '\n';
+    sv_list_split_init(&ls, '\n');
+    cr_assert_eq(
+        sv_list_split_feed(&ls, big, SV_LIST_ENTRY_MAX + 10, take_entry, &es),
+        SV_OK);
+    cr_assert_eq(sv_list_split_feed(&ls, "ok\n", 3, take_entry, &es), SV_OK);
+    cr_assert_eq(es.n, 2);
+    cr_assert_str_eq(es.got[0], "(null)", "too long: no bytes");
+    cr_assert_eq(es.len[0], SV_LIST_ENTRY_MAX + 9);
+    cr_assert_str_eq(es.got[1], "ok");
+    es.stop_after = 3;
+    cr_assert_eq(sv_list_split_feed(&ls, "p\nq\nr\n", 6, take_entry, &es),
+                 SV_INTR, "the callback stops the list");
+    cr_assert_eq(es.n, 3);
+    sv_list_split_release(&ls);
+    free(big);
+}
+
+Test(ingest, path_normalisation)
+{
+    static const char *const cases[][2] = {
+        {"./a//b/./c/", "a/b/c"},
+        {"/abs/path", "abs/path"},
+        {"plain", "plain"},
+        {".", ""},
+        {"/", ""},
+        {"a/.hidden/./x", "a/.hidden/x"},
+        {"../up", "../up"},
+        {"a/..b", "a/..b"},
+    };
+    char out[64];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sv_path_norm(cases[i][0], out);
+        cr_assert_str_eq(out, cases[i][1], "'%s'", cases[i][0]);
+    }
+}
