@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "engine/shardvault.h"
+#include "tests/lib/icmd.h"
 #include "tests/lib/itree.h"
 #include "tests/lib/s3servers.h"
 #include "tests/lib/testutil.h"
@@ -70,8 +71,8 @@ static void s3v_make(struct s3v *s)
             "\n[provider \"%s\"]\ntype = fault\ninner = s3\nendpoint = %s\n"
             "bucket = %s\nregion = %s\ncredentials = env:%s\n"
             "timeout = 20\nowner = o-%s\njurisdiction = J-%s\n",
-            srv[i].name, srv[i].endpoint, srv[i].bucket, srv[i].region,
-            ename, srv[i].name, srv[i].name);
+            srv[i].name, srv[i].endpoint, srv[i].bucket, srv[i].region, ename,
+            srv[i].name, srv[i].name);
     }
     cr_assert_lt(len, cap);
     rc = sv_vault_create(s->vault, text, 0, 0, NULL);
@@ -109,61 +110,12 @@ static void s3v_free(struct s3v *s)
 
 static int ingest(struct s3v *s, const char *env, json_t **j)
 {
-    char *out = NULL;
-    json_error_t jerr;
-    int rc;
-
-    rc = tu_run(&out, "%s '%s' --vault '%s' ingest '%s' --jobs 2 --json "
-                      "2>'%s'",
-                env ? env : "", tu_bin(), s->vault, s->src, s->err);
-    *j = out ? json_loads(out, 0, &jerr) : NULL;
-    free(out);
-    return rc;
+    return ic_ingest(env, s->vault, s->err, j, "'%s' --jobs 2", s->src);
 }
 
-static char *err_text(struct s3v *s)
-{
-    size_t len;
-    uint8_t *b = tu_read_file(s->err, &len);
-    char *t = calloc(1, len + 1);
-
-    cr_assert(t);
-    if (b)
-        memcpy(t, b, len);
-    free(b);
-    return t;
-}
-
-static uint64_t jint(json_t *j, const char *key)
-{
-    json_t *v = json_object_get(j, key);
-
-    cr_assert(json_is_integer(v), "no integer '%s' in the summary", key);
-    return (uint64_t)json_integer_value(v);
-}
-
-static uint64_t jputs(json_t *j)
-{
-    json_t *p;
-    uint64_t puts = 0;
-    size_t i;
-
-    json_array_foreach(json_object_get(j, "providers"), i, p) puts +=
-        jint(p, "puts");
-    return puts;
-}
-
-static struct sv_vault *open_vault(struct s3v *s, unsigned flags)
-{
-    struct sv_open_opts o = {0};
-    struct sv_vault *v = NULL;
-    enum sv_err rc;
-
-    o.flags = flags;
-    rc = sv_vault_open(s->vault, &o, &v);
-    cr_assert_eq(rc, SV_OK, "open: %s", sv_errmsg(rc));
-    return v;
-}
+#define err_text(s) ic_text((s)->err)
+#define jint        ic_jint
+#define jputs       ic_jputs
 
 /*
  * After a SIGKILL: a PUT the killed process had sent in full may still be
@@ -192,38 +144,6 @@ static void settle(struct s3v *s)
     sv_vault_close(v);
 }
 
-/* Committed objects as an interrupted run left them (no recovery). */
-static void committed(struct s3v *s, struct it_objs *o)
-{
-    struct sv_vault *v = open_vault(s, SV_OPEN_READONLY);
-
-    it_objs(v, o);
-    sv_vault_close(v);
-}
-
-static void check_resumed(struct s3v *s, const struct it_objs *first,
-                          json_t *resumed)
-{
-    struct sv_vault *v = open_vault(s, 0);
-    struct it_objs done;
-    size_t i;
-
-    it_objs(v, &done);
-    cr_assert_eq(done.n, s->tree.n);
-    for (i = 0; i < first->n; i++) {
-        const uint8_t *now = it_oid_of(&done, first->name[i]);
-
-        cr_assert(now && !memcmp(now, first->oid[i], 16),
-                  "%s was uploaded again", first->name[i]);
-    }
-    cr_assert_eq(jint(resumed, "skipped"), first->n);
-    cr_assert_eq(jputs(resumed), 6 * (done.segments - first->segments));
-    it_check_readback(v, &s->tree, NULL);
-    it_check_accounted(v);
-    it_objs_release(&done);
-    sv_vault_close(v);
-}
-
 Test(ingest_s3, tree_then_an_unchanged_rerun)
 {
     struct s3v s;
@@ -235,7 +155,7 @@ Test(ingest_s3, tree_then_an_unchanged_rerun)
     rc = ingest(&s, NULL, &j);
     cr_assert_eq(rc, 0, "%s", err_text(&s));
     cr_assert_eq(jint(j, "stored"), s.tree.n);
-    check_resumed(&s, &none, j);
+    ic_check_resumed(s.vault, &s.tree, &none, j, 6);
     json_decref(j);
     rc = ingest(&s, NULL, &j);
     cr_assert_eq(rc, 0, "%s", err_text(&s));
@@ -261,16 +181,16 @@ Test(ingest_s3, sigint_then_resume)
     cr_assert(json_is_true(json_object_get(j, "interrupted")));
     json_decref(j);
     {
-        struct sv_vault *v = open_vault(&s, SV_OPEN_READONLY);
+        struct sv_vault *v = it_open_ro(s.vault);
 
         it_check_accounted(v); /* rolled back: nothing in flight left */
         sv_vault_close(v);
     }
-    committed(&s, &first);
+    ic_committed(s.vault, &first);
     cr_assert_lt(first.n, s.tree.n);
     rc = ingest(&s, NULL, &j);
     cr_assert_eq(rc, 0, "%s", err_text(&s));
-    check_resumed(&s, &first, j);
+    ic_check_resumed(s.vault, &s.tree, &first, j, 6);
     json_decref(j);
     it_objs_release(&first);
     s3v_free(&s);
@@ -278,17 +198,12 @@ Test(ingest_s3, sigint_then_resume)
 
 Test(ingest_s3, sigkill_at_crash_points_then_resume)
 {
-    const char *seed_env = getenv("SV_TEST_SEED");
-    unsigned seed = seed_env ? (unsigned)strtoul(seed_env, NULL, 10)
-                             : (unsigned)time(NULL) ^ (unsigned)getpid();
-    unsigned trial, total;
+    unsigned trial, total, seed = ic_seed();
 
     /* the number of crash points of a whole run */
     {
         struct s3v s;
         char *log, *env;
-        uint8_t *b;
-        size_t len, i;
         json_t *j;
 
         s3v_make(&s);
@@ -296,17 +211,12 @@ Test(ingest_s3, sigkill_at_crash_points_then_resume)
         cr_assert(asprintf(&env, "SV_CRASH_LOG='%s'", log) > 0);
         cr_assert_eq(ingest(&s, env, &j), 0, "%s", err_text(&s));
         json_decref(j);
-        b = tu_read_file(log, &len);
-        cr_assert(b);
-        for (total = 0, i = 0; i < len; i++)
-            total += b[i] == '\n';
-        free(b);
+        total = ic_lines(log);
         free(env);
         free(log);
         s3v_free(&s);
     }
     cr_assert_gt(total, 100);
-    cr_log_info("crash points: %u; SV_TEST_SEED=%u", total, seed);
     srand(seed);
     for (trial = 0; trial < 4; trial++) {
         unsigned at = 1 + (unsigned)rand() % (total * 9 / 10);
@@ -321,14 +231,13 @@ Test(ingest_s3, sigkill_at_crash_points_then_resume)
         rc = ingest(&s, env, &j);
         cr_assert_eq(rc, 128 + 9, "point %u (seed %u): status %d", at, seed,
                      rc);
-        committed(&s, &first);
+        ic_committed(s.vault, &first);
         settle(&s);
         rc = ingest(&s, NULL, &j);
         e = err_text(&s);
-        cr_assert_eq(rc, 0, "resume after point %u (seed %u): %s", at, seed,
-                     e);
+        cr_assert_eq(rc, 0, "resume after point %u (seed %u): %s", at, seed, e);
         free(e);
-        check_resumed(&s, &first, j);
+        ic_check_resumed(s.vault, &s.tree, &first, j, 6);
         json_decref(j);
         it_objs_release(&first);
         s3v_free(&s);
@@ -366,7 +275,7 @@ Test(ingest_s3, providers_below_the_quorum_stop_cleanly)
     e = err_text(&s);
     cr_assert(strstr(e, "write quorum"), "%s", e);
     free(e);
-    v = open_vault(&s, SV_OPEN_READONLY);
+    v = it_open_ro(s.vault);
     it_check_accounted(v); /* nothing half-committed, nothing left */
     sv_vault_close(v);
     s3v_free(&s);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "engine/shardvault.h"
+#include "tests/lib/icmd.h"
 #include "tests/lib/itree.h"
 #include "tests/lib/testutil.h"
 #include "tests/lib/tvault.h"
@@ -69,79 +70,24 @@ static void cli_free(struct cli *c)
     free(c->err);
 }
 
-/* Run `env... shardvault --vault V ingest ARGS --json` with stderr to
- * c->err; returns the exit status, *j the parsed summary (NULL if stdout
- * was not JSON, e.g. a usage error or a crash). */
+/* Run the command on c's vault with stderr to c->err (tests/lib/icmd.h). */
 static int ingest(struct cli *c, const char *env, json_t **j, const char *fmt,
                   ...) __attribute__((format(printf, 4, 5)));
 static int ingest(struct cli *c, const char *env, json_t **j, const char *fmt,
                   ...)
 {
-    char *args, *out = NULL;
-    json_error_t jerr;
     va_list ap;
     int rc;
 
     va_start(ap, fmt);
-    cr_assert(vasprintf(&args, fmt, ap) > 0);
+    rc = ic_vingest(env, c->vault, c->err, j, fmt, ap);
     va_end(ap);
-    rc = tu_run(&out, "%s '%s' --vault '%s' ingest %s --json 2>'%s'",
-                env ? env : "", tu_bin(), c->vault, args, c->err);
-    *j = out ? json_loads(out, 0, &jerr) : NULL;
-    free(out);
-    free(args);
     return rc;
 }
 
-static char *err_text(struct cli *c)
-{
-    size_t len;
-    uint8_t *b = tu_read_file(c->err, &len);
-    char *s = malloc(len + 1);
-
-    cr_assert(b && s);
-    memcpy(s, b, len);
-    s[len] = 0;
-    free(b);
-    return s;
-}
-
-static uint64_t jint(json_t *j, const char *key)
-{
-    json_t *v = json_object_get(j, key);
-
-    cr_assert(json_is_integer(v), "no integer '%s' in the summary", key);
-    return (uint64_t)json_integer_value(v);
-}
-
-static uint64_t jputs(json_t *j)
-{
-    json_t *prov = json_object_get(j, "providers"), *p;
-    uint64_t puts = 0;
-    size_t i;
-
-    cr_assert(json_is_array(prov));
-    cr_assert_eq(json_array_size(prov), 6);
-    json_array_foreach(prov, i, p) puts += jint(p, "puts");
-    return puts;
-}
-
-/* The failure whose path ends in tail: its cause. */
-static const char *jcause(json_t *j, const char *tail)
-{
-    json_t *f = json_object_get(j, "failures"), *e;
-    size_t i, tl = strlen(tail);
-
-    json_array_foreach(f, i, e)
-    {
-        const char *p = json_string_value(json_object_get(e, "path"));
-        size_t pl = p ? strlen(p) : 0;
-
-        if (pl >= tl && !strcmp(p + pl - tl, tail))
-            return json_string_value(json_object_get(e, "cause"));
-    }
-    return NULL;
-}
+#define err_text(c) ic_text((c)->err)
+#define jint        ic_jint
+#define jcause      ic_jcause
 
 static struct sv_vault *open_rw(struct cli *c)
 {
@@ -403,33 +349,6 @@ Test(ingest_cli, providers_below_the_quorum_exit_1)
 
 /* ---- interrupted runs, then resumed ------------------------------------ */
 
-/* After an interrupted run and its resumption: objects committed before
- * (first) kept their ids, the resumed run uploaded exactly the shards of
- * what it added, every file reads back, nothing else is stored. */
-static void check_resumed(struct cli *c, const struct it_objs *first,
-                          json_t *resumed)
-{
-    struct sv_vault *v = open_rw(c);
-    struct it_objs done;
-    size_t i;
-
-    it_objs(v, &done);
-    cr_assert_eq(done.n, c->tree.n);
-    for (i = 0; i < first->n; i++) {
-        const uint8_t *now = it_oid_of(&done, first->name[i]);
-
-        cr_assert(now && !memcmp(now, first->oid[i], 16),
-                  "%s was uploaded again", first->name[i]);
-    }
-    cr_assert_eq(jint(resumed, "skipped"), first->n);
-    cr_assert_eq(jputs(resumed), 6 * (done.segments - first->segments),
-                 "PUTs of the resumed run");
-    it_check_readback(v, &c->tree, NULL);
-    it_check_accounted(v);
-    it_objs_release(&done);
-    sv_vault_close(v);
-}
-
 static void add_files(struct cli *c)
 {
     char rel[32];
@@ -474,7 +393,7 @@ Test(ingest_cli, sigint_finishes_or_rolls_back_then_resumes)
 
     rc = ingest(&c, NULL, &j, "'%s' --jobs 2", c.src);
     cr_assert_eq(rc, 0, "%s", err_text(&c));
-    check_resumed(&c, &first, j);
+    ic_check_resumed(c.vault, &c.tree, &first, j, 6);
     json_decref(j);
     it_objs_release(&first);
     cli_free(&c);
@@ -484,24 +403,18 @@ Test(ingest_cli, sigint_finishes_or_rolls_back_then_resumes)
 static unsigned count_points(void)
 {
     struct cli c;
-    char *log, *cmd;
-    size_t len;
-    uint8_t *b;
-    unsigned n = 0;
+    char *log, *env;
+    unsigned n;
     json_t *j;
 
     cli_make(&c);
     add_files(&c);
     cr_assert(asprintf(&log, "%s/points", c.tmp) > 0);
-    cr_assert(asprintf(&cmd, "SV_CRASH_LOG='%s'", log) > 0);
-    cr_assert_eq(ingest(&c, cmd, &j, "'%s' --jobs 2", c.src), 0);
+    cr_assert(asprintf(&env, "SV_CRASH_LOG='%s'", log) > 0);
+    cr_assert_eq(ingest(&c, env, &j, "'%s' --jobs 2", c.src), 0);
     json_decref(j);
-    b = tu_read_file(log, &len);
-    cr_assert(b);
-    for (size_t i = 0; i < len; i++)
-        n += b[i] == '\n';
-    free(b);
-    free(cmd);
+    n = ic_lines(log);
+    free(env);
     free(log);
     cli_free(&c);
     return n;
@@ -509,19 +422,13 @@ static unsigned count_points(void)
 
 Test(ingest_cli, sigkill_at_random_crash_points_then_resume)
 {
-    unsigned total = count_points(), trial, seed;
-    const char *s = getenv("SV_TEST_SEED");
+    unsigned total = count_points(), trial, seed = ic_seed();
 
     cr_assert_gt(total, 100, "a run passes %u crash points", total);
-    seed = s ? (unsigned)strtoul(s, NULL, 10)
-             : (unsigned)time(NULL) ^ (unsigned)getpid();
-    cr_log_info("crash points: %u; SV_TEST_SEED=%u reproduces the choice",
-                total, seed);
     srand(seed);
     for (trial = 0; trial < 16; trial++) {
         unsigned at = 1 + (unsigned)rand() % (total * 9 / 10);
         struct cli c;
-        struct sv_vault *v;
         struct it_objs first;
         char env[64];
         json_t *j;
@@ -534,13 +441,11 @@ Test(ingest_cli, sigkill_at_random_crash_points_then_resume)
         cr_assert_eq(rc, 128 + 9, "crash at point %u (seed %u): status %d", at,
                      seed, rc);
         cr_assert_null(j);
-        v = it_open_ro(c.vault);
-        it_objs(v, &first);
-        sv_vault_close(v);
+        ic_committed(c.vault, &first);
         rc = ingest(&c, NULL, &j, "'%s' --jobs 2", c.src);
         cr_assert_eq(rc, 0, "resume after point %u (seed %u): %s", at, seed,
                      err_text(&c));
-        check_resumed(&c, &first, j);
+        ic_check_resumed(c.vault, &c.tree, &first, j, 6);
         json_decref(j);
         it_objs_release(&first);
         cli_free(&c);
