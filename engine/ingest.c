@@ -341,6 +341,19 @@ static void release(struct sv_ingest *in, uint64_t cost)
     pthread_mutex_unlock(&in->mu);
 }
 
+/* Add e at the end of a list (the queue or the deferred files). */
+static void append(struct entry **head, struct entry **tail, size_t *n,
+                   struct entry *e)
+{
+    e->next = NULL;
+    if (*tail)
+        (*tail)->next = e;
+    else
+        *head = e;
+    *tail = e;
+    (*n)++;
+}
+
 /* Take the queue's head (in->mu held). The walker, which waits when the
  * queue is full, is woken once it is half empty, not at every file. */
 static void pop_queued(struct sv_ingest *in)
@@ -382,13 +395,7 @@ static struct entry *take(struct sv_ingest *in)
             }
             if (in->dlen < DEFER_MAX) {
                 pop_queued(in);
-                e->next = NULL;
-                if (in->dtail)
-                    in->dtail->next = e;
-                else
-                    in->dhead = e;
-                in->dtail = e;
-                in->dlen++;
+                append(&in->dhead, &in->dtail, &in->dlen, e);
                 e = NULL;
                 continue;
             }
@@ -511,12 +518,7 @@ static void found_file(struct sv_ingest *in, const char *path, const char *rel,
         entry_free(e);
         return;
     }
-    if (in->qtail)
-        in->qtail->next = e;
-    else
-        in->qhead = e;
-    in->qtail = e;
-    in->qlen++;
+    append(&in->qhead, &in->qtail, &in->qlen, e);
     pthread_cond_signal(&in->cv_work);
     pthread_mutex_unlock(&in->mu);
 }
