@@ -62,3 +62,40 @@ authenticator, rebuilt what was missing and returned the exact bytes. The
 lost shards are marked in the catalog and queued for repair.
 The vault is in $VAULT (key file: $VAULT/vault.key).
 TXT
+
+# ---- the batch ingest tool (shardvault ingest) ---------------------------
+TREE=$DEMO/sample-tree
+step "8. a sample tree: nested directories, an empty file, a FIFO"
+mkdir -p "$TREE/photos/2024/summer" "$TREE/docs/reports" "$TREE/empty-dir"
+head -c $((3 << 20)) /dev/urandom >"$TREE/photos/2024/summer/beach.raw"
+head -c $((300 << 10)) /dev/urandom >"$TREE/photos/2024/summer/sunset.jpg"
+head -c $((12 << 20)) /dev/urandom >"$TREE/photos/2024/video.mp4"
+printf 'quarterly figures\n' >"$TREE/docs/reports/q1.txt"
+printf 'notes\n' >"$TREE/docs/notes.md"
+: >"$TREE/docs/empty.txt"
+mkfifo "$TREE/docs/a-fifo"
+find "$TREE" | sed "s|$DEMO/||" | sort
+
+step "9. ingest it (shardvault ingest): every regular file becomes an object"
+sv ingest "$TREE" --prefix tree/
+
+step "10. run it again: everything committed is skipped, nothing uploaded"
+sv ingest "$TREE" --prefix tree/ | sed -n 1,2p
+
+step "11. one file changes: only it is stored again"
+printf 'quarterly figures, revised\n' >"$TREE/docs/reports/q1.txt"
+sv ingest "$TREE" --prefix tree/ | sed -n 1,2p
+sv ls tree/
+sv get tree/photos/2024/video.mp4 -o "$DEMO/video.back"
+cmp "$TREE/photos/2024/video.mp4" "$DEMO/video.back" &&
+    echo "tree/photos/2024/video.mp4 reads back identical"
+
+cat <<TXT
+
+The ingest tool walked the tree (the FIFO was noted and skipped), stored each
+file as an object named by its path under the tree, several at a time, and
+printed what went to each provider. A second run skipped what was already
+committed with the same size and mtime; after a change only that file was
+stored again. A run stopped by Ctrl-C or killed outright resumes the same
+way: run the same command again.
+TXT
