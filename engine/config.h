@@ -11,6 +11,16 @@
  * Any unknown section or key, a bad value or an infeasible policy is
  * refused at load with "file:line: reason" (SV_CONFIG, or SV_POLICY with
  * the numbers that do not add up).
+ *
+ * Syntax is inih's: `key = value`, comment lines start with ';' or '#', and
+ * " ;" starts a comment after a value. Values are taken literally (no
+ * quoting). Leading blanks are ignored, so there are no continuation lines.
+ * Lines are at most 198 characters; control characters are refused.
+ * Provider names are 1 to 32 characters of [A-Za-z0-9._-].
+ *
+ * A backend's ops->keys entry ending in '*' accepts every key starting
+ * with what precedes it ("*" alone accepts any key): for wrappers such as
+ * fault that hand keys through to the backend they wrap.
  */
 #ifndef SV_CONFIG_H
 #define SV_CONFIG_H
@@ -53,6 +63,8 @@ struct sv_config {
     uint64_t grace_period;       /* seconds, default 3600 */
     uint64_t scrub_period;       /* seconds, default 30 days */
     uint64_t max_bytes_per_sec;  /* 0 = unlimited */
+    uint64_t scrub_bytes_per_pass; /* deep-scrub budget, default 1 GiB;
+                                      0 = unlimited */
     unsigned repair_jobs;        /* default 2 */
     uint64_t repair_interval;    /* seconds between daemon passes, 300 */
     double reprotect_hours;      /* report's assumption, default 24 */
@@ -85,6 +97,18 @@ void sv_config_free(struct sv_config *cfg);
  */
 enum sv_err sv_config_check_policy(const struct sv_config *cfg,
                                    const unsigned char *usable) SV_MUST_CHECK;
+
+/*
+ * Whether the caps keep guarantees G1 and G2 (DESIGN.md section 1) for
+ * every party: 1 if no provider, owner or jurisdiction can hold k or more
+ * shards of a segment (confidentiality) nor more than m (availability);
+ * else 0 with a sentence in why saying which party can hold how many, e.g.
+ * "confidentiality is not guaranteed: owner aws can hold 4 of the 6 shards
+ * of a segment and k=4 rebuild it". Exact over the configured providers
+ * (a party's most is a max flow over its own providers under the caps).
+ * Not an error: the load accepts such a config and logs a warning.
+ */
+int sv_config_guarantees(const struct sv_config *cfg, char *why, size_t len);
 
 /* Parse "8M", "10T", "512", "1.5G" (binary units) into bytes. */
 enum sv_err sv_parse_size(const char *s, uint64_t *out) SV_MUST_CHECK;
