@@ -110,11 +110,17 @@ const struct sv_provider_ops *sv_provider_find(const char *type);
 struct sv_prov_counters {
     uint64_t puts, gets, heads, dels, lists;
     uint64_t bytes_put, bytes_got;
-    uint64_t retries, failures; /* failures: calls that failed after retries */
+    uint64_t retries;  /* tries beyond the first */
+    uint64_t failures; /* calls that failed after retries (not NOTFOUND) */
     uint64_t latency_ewma_us;   /* smoothed latency of successful calls */
 };
 
-/* Retry policy; defaults: 4 tries, 50 ms base, 2 s cap, full jitter. */
+/* Retry policy; defaults: 4 tries, 50 ms base, 2 s cap, full jitter.
+ * Before try t (t = 1, 2, ...) after the first, the wrapper sleeps a uniform
+ * random time in [0, min(cap, base * 2^(t-1))] milliseconds. */
+#define SV_RETRY_TRIES 4
+#define SV_RETRY_BASE_MS 50
+#define SV_RETRY_CAP_MS 2000
 struct sv_retry {
     unsigned tries;
     unsigned base_ms;
@@ -138,8 +144,14 @@ void sv_prov_close(struct sv_provider *p);
 
 const char *sv_prov_name(const struct sv_provider *p);
 const char *sv_prov_type(const struct sv_provider *p);
+/* Set the retry policy (tries 0 counts as 1); call before sharing p
+ * between threads. */
 void sv_prov_set_retry(struct sv_provider *p, const struct sv_retry *r);
 void sv_prov_counters(const struct sv_provider *p, struct sv_prov_counters *c);
+/* The backend and its state, for a backend that wraps another (fault) and
+ * for tests; the state is borrowed until sv_prov_close. */
+const struct sv_provider_ops *sv_prov_ops(const struct sv_provider *p);
+void *sv_prov_state(const struct sv_provider *p);
 
 /* The wrapped calls: same contracts as the ops, plus retries on SV_AGAIN.
  * On failure the thread's detail names the provider, the key and the cause.
@@ -163,5 +175,11 @@ enum sv_err sv_prov_stat(struct sv_provider *p, uint64_t *capacity,
 /* Helpers for backends: look up a kv entry (NULL if absent). */
 const struct sv_kv *sv_kv_find(const struct sv_prov_params *params,
                                const char *key);
+/* Set SV_CONFIG with "file:line: provider NAME: KEY = 'VALUE': " + the
+ * message (file and line when known, key and value when kv is not NULL);
+ * returns SV_CONFIG. */
+enum sv_err sv_prov_config_err(const struct sv_prov_params *params,
+                               const struct sv_kv *kv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

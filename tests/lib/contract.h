@@ -27,4 +27,13 @@ void tu_contract_list_paging(struct sv_provider *p, const char *prefix,
 /* keys with spaces and + % = round-trip and list back unchanged. */
 void tu_contract_odd_names(struct sv_provider *p, const char *prefix);
 
+/* An sv_list_fn that counts the keys listed into *(unsigned *)ctx. */
+int tu_list_count(void *ctx, const char *key, uint64_t size, int64_t mtime);
+
+/* Open provider name from "key", "value" pairs ending with NULL (e.g.
+ * "type", "fs", "path", dir, NULL), asserting success; sv_prov_close it. */
+struct sv_provider *tu_prov_open(const char *name, ...);
+/* The same without asserting: the error code, *out set only on SV_OK. */
+enum sv_err tu_prov_try_open(struct sv_provider **out, const char *name, ...);
+
 #endif
