@@ -54,7 +54,7 @@
 
 #define WINDOW 4096          /* queue entries taken at a time */
 #define STATUS_SAMPLE 100000 /* queue entries examined for the ETA */
-#define RATE_MIN_BYTES (1u << 20) /* a pass must rebuild this to measure */
+#define RATE_MIN_BYTES (64u << 10) /* a pass must rebuild this to measure */
 #define NAME_HASH 17         /* bytes of a shard name's keyed hash */
 
 /* ---- small helpers -------------------------------------------------- */
