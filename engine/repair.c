@@ -372,7 +372,7 @@ static void bucket_init(struct bucket *b, uint64_t rate)
 {
     pthread_mutex_init(&b->mu, NULL);
     b->rate = rate == SV_REPAIR_UNLIMITED ? 0 : (double)rate;
-    b->burst = b->rate > (1 << 20) ? b->rate : (1 << 20);
+    b->burst = b->rate; /* one second's worth; bigger takes wait */
     b->tokens = b->burst;
     b->last = mono();
 }
@@ -998,7 +998,6 @@ static int inv_collect(struct inv *in, const char *key,
                 v->prov[in->pi].conf->name, key, sv_errmsg(rc));
         return 0;
     }
-    r->st.bytes_read += nread;
     if (hdr_ids(hdr, nread, oid, &segment, &index) ||
         segment > UINT32_MAX) {
         in->foreign++;
@@ -1478,7 +1477,6 @@ static void scrub_segment(struct scrub *sc)
     }
     sc->done += bytes;
     r->st.scrub_bytes += bytes;
-    r->st.bytes_read += bytes;
     r->st.scrub_segments++;
 }
 
@@ -1595,7 +1593,7 @@ static enum sv_err scrub(struct rp *r)
         sc->cur.cycle_start = rp_now(r);
         sc->cur.valid = 0;
         r->st.scrub_wrapped = 1;
-        if (sc->first_set && sc->done < sc->budget) {
+        if (sc->done < sc->budget) {
             sc->started = 1;
             sc->ordinal = 0;
             sc->have_last = 0;
@@ -2999,6 +2997,11 @@ enum sv_err sv_repair_provider_set(struct sv_vault *v, const char *name,
         v->prov[pi].state = (uint8_t)want;
     sv_info("provider %s: %s", name, state_name(want));
     return SV_OK;
+}
+
+uint64_t sv_repair_interval(const struct sv_vault *v)
+{
+    return v && v->cfg->repair_interval ? v->cfg->repair_interval : 300;
 }
 
 /* ---- opening with the maintenance keyring only ---------------------- */

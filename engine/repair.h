@@ -99,7 +99,8 @@ struct sv_repair_stats {
     uint64_t shards_rebuilt;    /* decoded and stored */
     uint64_t shards_moved;      /* copied off draining providers */
     uint64_t stale_deleted;     /* old copies deleted after commits */
-    uint64_t bytes_read, bytes_written;
+    uint64_t bytes_read;    /* shards read to rebuild or move them */
+    uint64_t bytes_written; /* shards stored */
     uint64_t decodes; /* sv_ec_reconstruct calls */
     uint64_t recovered_inflight; /* shards of crashed rebuilds resolved */
     double seconds, rebuild_seconds;
@@ -148,6 +149,9 @@ struct sv_repair_prov {
  */
 enum sv_err sv_repair_open(const char *dir, const char *key_path,
                            struct sv_vault **out) SV_MUST_CHECK;
+
+/* Seconds between the daemon's passes: the config's [repair] interval. */
+uint64_t sv_repair_interval(const struct sv_vault *v);
 
 /*
  * One repair pass (see the top of this file); opts may be NULL. stats, if
