@@ -93,6 +93,7 @@ struct put_ctx {
     struct sv_intent intent;
     int lock_fd;
     int launched; /* anything reached a provider or the catalog */
+    char msg[1024]; /* an error sentence kept across waits */
     struct sv_put_result res;
 };
 
@@ -319,22 +320,22 @@ static size_t shard_len(const struct put_seg *s)
     return SV_SHARD_HDR_LEN + s->record_len + s->chunk_len + SV_SHARD_TAG;
 }
 
-/* Fill the -1 entries of slot under the caps, avoiding failed providers. */
-static enum sv_err place(struct put_ctx *pc, struct put_seg *s, int *slot)
+/* Fill the -1 entries of slot under the caps; with avoid_failed, not on
+ * providers that failed during this put. */
+static enum sv_err place(struct put_ctx *pc, struct put_seg *s, int *slot,
+                         int avoid_failed)
 {
     struct sv_vault *v = pc->v;
     struct sv_place_caps caps;
     size_t i;
-    enum sv_err rc;
 
     sv_vault_place_provs(v, shard_len(s), pc->provs);
-    for (i = 0; i < v->nprov; i++)
+    for (i = 0; avoid_failed && i < v->nprov; i++)
         if (pc->failed[i])
             pc->provs[i].usable = 0;
     sv_vault_caps(v, &caps);
-    rc = sv_place(pc->provs, v->nprov, &caps, pc->rec.oid,
-                  (uint32_t)s->segment, pc->n, slot);
-    return rc;
+    return sv_place(pc->provs, v->nprov, &caps, pc->rec.oid,
+                    (uint32_t)s->segment, pc->n, slot);
 }
 
 /* Record the shards about to be sent (plus those already listed for this
@@ -386,20 +387,40 @@ static void submit(struct put_ctx *pc, struct put_seg *s, const int *slot)
 
 static enum sv_err launch_segment(struct put_ctx *pc, struct put_seg *s)
 {
-    int slot[SV_EC_MAX_N];
+    int slot[SV_EC_MAX_N], send[SV_EC_MAX_N];
     unsigned i;
     enum sv_err rc;
 
     for (i = 0; i < pc->n; i++)
         slot[i] = -1;
-    rc = place(pc, s, slot);
+    rc = place(pc, s, slot, 1);
+    if (rc == SV_POLICY) {
+        /* Not enough providers without the ones that failed earlier: place
+         * as if they were up and count their slots as failed, so the
+         * segment can still reach the write quorum. */
+        for (i = 0; i < pc->n; i++)
+            slot[i] = -1;
+        rc = place(pc, s, slot, 0);
+    }
     if (rc)
         return sv_err_wrap(rc, "put '%s': segment %llu: ", pc->name,
                            (unsigned long long)s->segment);
-    rc = write_intent(pc, s, slot, 1);
+    for (i = 0; i < pc->n; i++) {
+        send[i] = slot[i];
+        if (slot[i] >= 0 && pc->failed[slot[i]]) {
+            struct put_shard *sh = &s->sh[i];
+
+            send[i] = -1;
+            sh->prov = sh->planned = slot[i];
+            sh->rc = SV_IO;
+            snprintf(sh->err, sizeof(sh->err),
+                     "not tried: it failed earlier in this put");
+        }
+    }
+    rc = write_intent(pc, s, send, 1);
     if (rc)
         return rc;
-    submit(pc, s, slot);
+    submit(pc, s, send);
     return SV_OK;
 }
 
@@ -435,7 +456,7 @@ static enum sv_err finish_segment(struct put_ctx *pc, struct put_seg *s)
         if (!nfail || round == SUBST_ROUNDS)
             break;
         /* Replace the failed providers by others that keep the caps. */
-        if (place(pc, s, slot) != SV_OK)
+        if (place(pc, s, slot, 1) != SV_OK)
             break;
         for (i = 0; i < pc->n; i++)
             if (s->sh[i].stored)
@@ -621,8 +642,12 @@ static enum sv_err put_segments(struct put_ctx *pc)
     }
     return finish_segment(pc, prev);
 wait_prev:
-    if (prev)
+    if (prev) {
+        /* waiting may run tasks that set this thread's detail: keep ours */
+        sv_err_copy(rc, pc->msg, sizeof(pc->msg));
         sv_batch_wait(&prev->batch);
+        sv_err_set(rc, "%s", pc->msg);
+    }
     return rc;
 }
 
@@ -632,7 +657,6 @@ enum sv_err sv_put(struct sv_vault *v, const char *name, int fd,
 {
     struct put_ctx *pc = NULL;
     struct sv_obj_rec retired;
-    char msg[1024];
     enum sv_err rc;
     size_t i;
 
@@ -693,14 +717,14 @@ fail:
         enum sv_err r2;
 
         /* Keep the sentence: collecting may set its own. */
-        sv_err_copy(rc, msg, sizeof(msg));
+        sv_err_copy(rc, pc->msg, sizeof(pc->msg));
         for (i = 0; i < pc->depth; i++)
             if (pc->seg[i])
                 sv_batch_wait(&pc->seg[i]->batch);
         r2 = sv_vault_collect(v, pc->rec.oid, &pc->intent, NULL);
         if (r2)
             sv_warn("put '%s': cleaning up: %s", name, sv_errmsg(r2));
-        sv_err_set(rc, "%s", msg);
+        sv_err_set(rc, "%s", pc->msg);
     }
     if (pc->lock_fd >= 0) {
         /* Released after the cleanup: if it failed, the intent stays and

@@ -97,7 +97,8 @@ int cmd_init(int argc, char **argv)
     sv_vault_info(v, &vi);
     printf("created vault %s\n", realpath(dir, abs) ? abs : dir);
     if (vi.key_path) {
-        printf("key file:  %s (mode 0600)\n", vi.key_path);
+        printf("key file:  %s (mode 0600)\n",
+               realpath(vi.key_path, abs) ? abs : vi.key_path);
         printf("  Keep the key file away from every provider: with it, k "
                "shards read everything.\n"
                "  Without it nothing can be read back: keep a copy "

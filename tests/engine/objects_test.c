@@ -160,7 +160,10 @@ Test(objects, stat_shows_placement_under_the_caps)
             cr_assert(count <= 2, "max_per_provider = min(k-1, m) = 2");
         }
     }
+    sv_stat_free(s);
+    s = NULL;
     cr_assert_eq(sv_stat(t.v, "nope", &s), SV_NOTFOUND);
+    cr_assert_null(s);
     free(a);
     tv_free(&t);
 }
