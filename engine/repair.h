@@ -43,8 +43,8 @@
 
 /* Phases of a pass (sv_repair_opts.phases; 0 means all). */
 #define SV_REPAIR_INVENTORY 0x1
-#define SV_REPAIR_SCRUB 0x2
-#define SV_REPAIR_REBUILD 0x4
+#define SV_REPAIR_SCRUB     0x2
+#define SV_REPAIR_REBUILD   0x4
 
 /* A byte count meaning "no limit" where 0 means "the config's". */
 #define SV_REPAIR_UNLIMITED UINT64_MAX
@@ -92,16 +92,16 @@ struct sv_repair_stats {
     uint64_t scrub_segments, scrub_shards, scrub_bytes, scrub_bad;
     int scrub_wrapped; /* a whole scrub cycle ended in this pass */
     /* rebuild */
-    uint64_t queued;            /* segments found in the queue */
-    uint64_t segments_repaired; /* back to n good shards (or moved) */
-    uint64_t segments_failed;   /* tried, left queued (error) */
-    uint64_t segments_lost;     /* fewer than k good shards readable */
-    uint64_t shards_rebuilt;    /* decoded and stored */
-    uint64_t shards_moved;      /* copied off draining providers */
-    uint64_t stale_deleted;     /* old copies deleted after commits */
-    uint64_t bytes_read;    /* shards read to rebuild or move them */
-    uint64_t bytes_written; /* shards stored */
-    uint64_t decodes; /* sv_ec_reconstruct calls */
+    uint64_t queued;             /* segments found in the queue */
+    uint64_t segments_repaired;  /* back to n good shards (or moved) */
+    uint64_t segments_failed;    /* tried, left queued (error) */
+    uint64_t segments_lost;      /* fewer than k good shards readable */
+    uint64_t shards_rebuilt;     /* decoded and stored */
+    uint64_t shards_moved;       /* copied off draining providers */
+    uint64_t stale_deleted;      /* old copies deleted after commits */
+    uint64_t bytes_read;         /* shards read to rebuild or move them */
+    uint64_t bytes_written;      /* shards stored */
+    uint64_t decodes;            /* sv_ec_reconstruct calls */
     uint64_t recovered_inflight; /* shards of crashed rebuilds resolved */
     double seconds, rebuild_seconds;
     unsigned errors;
@@ -110,13 +110,13 @@ struct sv_repair_stats {
 
 /* What the catalog says about repair (sv_repair_status). */
 struct sv_repair_status {
-    uint64_t queued;             /* segments in the queue */
-    uint64_t by_left[256];       /* ... by good shards left */
-    uint64_t bytes_to_rebuild;   /* shards to write for the queue, bytes */
+    uint64_t queued;           /* segments in the queue */
+    uint64_t by_left[256];     /* ... by good shards left */
+    uint64_t bytes_to_rebuild; /* shards to write for the queue, bytes */
     uint64_t shards_to_rebuild;
-    int bytes_estimated;         /* 1: scaled from a sample of the queue */
-    uint64_t rate_bps;           /* measured, 0 if none yet */
-    double eta_seconds;          /* -1 if no rate yet; 0 if nothing to do */
+    int bytes_estimated; /* 1: scaled from a sample of the queue */
+    uint64_t rate_bps;   /* measured, 0 if none yet */
+    double eta_seconds;  /* -1 if no rate yet; 0 if nothing to do */
     /* totals over every pass */
     uint64_t passes, bytes_rebuilt, shards_rebuilt, shards_moved;
     uint64_t scrub_bytes, scrub_bad, collected;
@@ -161,7 +161,8 @@ uint64_t sv_repair_interval(const struct sv_vault *v);
  * (opts->stop was raised: the segment in hand was finished), SV_INVAL
  * (read-only vault), catalog errors.
  */
-enum sv_err sv_repair_pass(struct sv_vault *v, const struct sv_repair_opts *opts,
+enum sv_err sv_repair_pass(struct sv_vault *v,
+                           const struct sv_repair_opts *opts,
                            struct sv_repair_stats *stats) SV_MUST_CHECK;
 
 /* The queue and the progress the catalog holds. No provider is contacted.

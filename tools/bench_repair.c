@@ -37,10 +37,10 @@
 #include "tools/tools.h"
 #include "tools/vaultutil.h"
 
-#define USAGE "bench repair [--size 1G] [--dir DIR] [--runs N]"
+#define USAGE   "bench repair [--size 1G] [--dir DIR] [--runs N]"
 #define OBJ_MAX ((uint64_t)128 << 20) /* bytes per object */
 #define GEN_BUF ((size_t)1 << 20)
-#define WIPED 0 /* the provider wiped: the default's first */
+#define WIPED   0 /* the provider wiped: the default's first */
 
 static double now(void)
 {
@@ -228,16 +228,15 @@ static double measure_bound(struct sv_vault *v, const struct plan *p,
                             maxlen, &nread) ||
                 nread != l->shard_len)
                 die(1, "bench repair: bound: reading %s", name);
-            ptr[j] = bufs + j * (maxlen + 1) + SV_SHARD_HDR_LEN +
-                     (l->shard_len - SV_SHARD_HDR_LEN - SV_SHARD_TAG -
-                      l->chunk_len);
+            ptr[j] =
+                bufs + j * (maxlen + 1) + SV_SHARD_HDR_LEN +
+                (l->shard_len - SV_SHARD_HDR_LEN - SV_SHARD_TAG - l->chunk_len);
             if (auth) {
                 struct sv_shard_info si;
                 const uint8_t *rec, *chunk;
 
                 if (sv_shard_verify(v->kr, bufs + j * (maxlen + 1), nread,
-                                    l->oid, l->segment, j, &si, &rec,
-                                    &chunk))
+                                    l->oid, l->segment, j, &si, &rec, &chunk))
                     die(1, "bench repair: bound: %s fails its check", name);
                 info = si;
                 record = rec;
@@ -258,8 +257,8 @@ static double measure_bound(struct sv_vault *v, const struct plan *p,
                 sv_shard_auth(v->kr, &info, hdr, record, ptr[j], tag);
             }
             fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-            if (fd < 0 || write(fd, ptr[j], l->chunk_len) !=
-                              (ssize_t)l->chunk_len)
+            if (fd < 0 ||
+                write(fd, ptr[j], l->chunk_len) != (ssize_t)l->chunk_len)
                 die(1, "bench repair: bound: writing %s", path);
             close(fd);
             *written += l->chunk_len;
@@ -396,8 +395,7 @@ int bench_repair(int argc, char **argv)
             die_err(rc, "bench repair: put: ");
     }
     sv_vault_info(v, &info);
-    if (asprintf(&pdir, "%s/providers/%s", vdir,
-                 v->prov[WIPED].conf->name) < 0)
+    if (asprintf(&pdir, "%s/providers/%s", vdir, v->prov[WIPED].conf->name) < 0)
         die(1, "bench repair: out of memory");
     printf("%s of objects (%u x %s), k=4 m=2, six fs providers under %s, "
            "%s segments; provider %s wiped\n",
@@ -435,8 +433,8 @@ int bench_repair(int argc, char **argv)
             best1 = one;
         if (r == 0)
             printf("lost: %llu shards (%s) in %zu segments\n",
-                   (unsigned long long)plan.shards,
-                   vt_size(plan.bytes, s1), plan.n);
+                   (unsigned long long)plan.shards, vt_size(plan.bytes, s1),
+                   plan.n);
         timed_repair(vdir, pdir, 0, &all);
         ok &= all.ok;
         if (all.wall < bestn.wall)

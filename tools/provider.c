@@ -37,8 +37,8 @@ static int list(struct sv_vault *v, int json)
     printf("%-20s %-9s %-19s %6s %10s %10s  %s\n", "PROVIDER", "STATE",
            "SINCE (UTC)", "FAILS", "SHARDS", "BYTES", "NOTE");
     for (i = 0; i < n; i++)
-        printf("%-20s %-9s %-19s %6u %10llu %10s  %s\n", p[i].name,
-               p[i].state, vt_time(p[i].since, t), p[i].fail_count,
+        printf("%-20s %-9s %-19s %6u %10llu %10s  %s\n", p[i].name, p[i].state,
+               vt_time(p[i].since, t), p[i].fail_count,
                (unsigned long long)p[i].shards, vt_size(p[i].bytes, a),
                !p[i].configured ? "not in the config"
                : !p[i].open     ? "cannot be opened"
@@ -78,8 +78,9 @@ int cmd_provider(int argc, char **argv)
         if (!name)
             usage_die(USAGE, "provider %s: which provider?", verb);
     } else {
-        usage_die(USAGE, "'%s' is not a provider command (list, down, up, "
-                         "drain)",
+        usage_die(USAGE,
+                  "'%s' is not a provider command (list, down, up, "
+                  "drain)",
                   verb);
     }
     rc = sv_repair_open(g_opt.vault_dir, key, &v);

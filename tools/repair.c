@@ -55,21 +55,24 @@ static void progress(void *ctx, enum sv_repair_phase ph,
     p->last = t;
     switch (ph) {
     case SV_RPH_INVENTORY:
-        fprintf(stderr, "\rrepair: inventory: %llu provider(s), %llu keys "
-                        "listed\033[K",
+        fprintf(stderr,
+                "\rrepair: inventory: %llu provider(s), %llu keys "
+                "listed\033[K",
                 (unsigned long long)s->providers_listed,
                 (unsigned long long)s->keys_listed);
         break;
     case SV_RPH_SCRUB:
-        fprintf(stderr, "\rrepair: scrub: %llu segment(s), %s read, %llu "
-                        "bad\033[K",
+        fprintf(stderr,
+                "\rrepair: scrub: %llu segment(s), %s read, %llu "
+                "bad\033[K",
                 (unsigned long long)s->scrub_segments,
                 vt_size(s->scrub_bytes, a), (unsigned long long)s->scrub_bad);
         break;
     case SV_RPH_REBUILD:
-        fprintf(stderr, "\rrepair: rebuild: %llu segment(s) repaired, %llu "
-                        "shard(s) rebuilt, %llu moved, %s written (%s "
-                        "read)\033[K",
+        fprintf(stderr,
+                "\rrepair: rebuild: %llu segment(s) repaired, %llu "
+                "shard(s) rebuilt, %llu moved, %s written (%s "
+                "read)\033[K",
                 (unsigned long long)s->segments_repaired,
                 (unsigned long long)s->shards_rebuilt,
                 (unsigned long long)s->shards_moved,
@@ -111,8 +114,7 @@ static void add_stats(struct sv_repair_stats *t,
     t->rebuild_seconds += s->rebuild_seconds;
     t->errors += s->errors;
     if (!t->first_error[0])
-        snprintf(t->first_error, sizeof(t->first_error), "%s",
-                 s->first_error);
+        snprintf(t->first_error, sizeof(t->first_error), "%s", s->first_error);
 }
 
 static void summary_text(const struct sv_repair_stats *s, unsigned passes)
@@ -123,9 +125,9 @@ static void summary_text(const struct sv_repair_stats *s, unsigned passes)
     printf("  inventory: %llu provider(s), %llu keys; %llu missing, %llu "
            "unknown (%llu collected), %llu foreign\n",
            (unsigned long long)s->providers_listed,
-           (unsigned long long)s->keys_listed,
-           (unsigned long long)s->missing, (unsigned long long)s->unknown,
-           (unsigned long long)s->collected, (unsigned long long)s->foreign);
+           (unsigned long long)s->keys_listed, (unsigned long long)s->missing,
+           (unsigned long long)s->unknown, (unsigned long long)s->collected,
+           (unsigned long long)s->foreign);
     printf("  scrub: %llu segment(s), %llu shard(s), %s read, %llu bad\n",
            (unsigned long long)s->scrub_segments,
            (unsigned long long)s->scrub_shards, vt_size(s->scrub_bytes, a),
@@ -215,8 +217,7 @@ int cmd_repair(int argc, char **argv)
                           argv[i]);
             o.max_bytes_per_sec = u ? u : SV_REPAIR_UNLIMITED;
         } else if (!strcmp(a, "--jobs") && i + 1 < argc) {
-            if (vt_parse_u64(argv[++i], &u) || !u ||
-                u > SV_REPAIR_MAX_JOBS)
+            if (vt_parse_u64(argv[++i], &u) || !u || u > SV_REPAIR_MAX_JOBS)
                 usage_die(USAGE, "--jobs: '%s' is not 1 to %d", argv[i],
                           SV_REPAIR_MAX_JOBS);
             o.jobs = (unsigned)u;
@@ -243,13 +244,12 @@ int cmd_repair(int argc, char **argv)
         if (rc)
             break;
         /* Without --once, go on while a pass still repairs something. */
-    } while (!once && !g_stop && passes < MAX_PASSES &&
-             s.segments_repaired && (s.segments_failed || s.segments_lost));
+    } while (!once && !g_stop && passes < MAX_PASSES && s.segments_repaired &&
+             (s.segments_failed || s.segments_lost));
     sv_vault_close(v);
     if (rc && rc != SV_INTR)
         die_err(rc, "%s", "");
-    exit_code = total.segments_failed || total.segments_lost ? EXIT_PARTIAL
-                                                             : 0;
+    exit_code = total.segments_failed || total.segments_lost ? EXIT_PARTIAL : 0;
     if (json)
         summary_json(&total, passes, exit_code);
     else if (!g_opt.quiet)

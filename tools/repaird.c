@@ -37,9 +37,9 @@
 #include "tools/vaultutil.h"
 
 #define USAGE                                                                  \
-    "repaird [--interval S] [--metrics-file F] [--metrics-addr "              \
+    "repaird [--interval S] [--metrics-file F] [--metrics-addr "               \
     "127.0.0.1:PORT] [--key FILE] [--max-bytes-per-sec R] [--jobs N]"
-#define TICK_MS 200
+#define TICK_MS       200
 #define METRICS_EVERY 5.0 /* seconds between renderings during a pass */
 
 static volatile sig_atomic_t g_stop, g_hup;
@@ -222,8 +222,9 @@ static int listen_on(const char *addr, int *port_out)
         usage_die(USAGE, "--metrics-addr: '%s' is not HOST:PORT", addr);
     if (colon != addr && strncmp(addr, "127.0.0.1:", 10) &&
         strncmp(addr, "localhost:", 10))
-        usage_die(USAGE, "--metrics-addr: only 127.0.0.1 is served (the "
-                         "metrics are for a local collector), not '%s'",
+        usage_die(USAGE,
+                  "--metrics-addr: only 127.0.0.1 is served (the "
+                  "metrics are for a local collector), not '%s'",
                   addr);
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
@@ -263,7 +264,10 @@ static void log_pass(unsigned n, enum sv_err rc,
             "%llu collected; scrub %s, %llu bad; %llu segment(s) repaired "
             "(%llu rebuilt, %llu moved, %s written, %s read), %llu left "
             "failed, %llu lost; %u error(s)",
-            n, rc == SV_OK ? "done" : rc == SV_INTR ? "stopped" : "failed",
+            n,
+            rc == SV_OK     ? "done"
+            : rc == SV_INTR ? "stopped"
+                            : "failed",
             s->seconds, (unsigned long long)s->providers_listed,
             (unsigned long long)s->missing, (unsigned long long)s->collected,
             vt_size(s->scrub_bytes, a), (unsigned long long)s->scrub_bad,
@@ -324,8 +328,7 @@ int cmd_repaird(int argc, char **argv)
 
         if (!strcmp(a, "--interval") && i + 1 < argc) {
             if (sv_parse_duration(argv[++i], &interval) || !interval)
-                usage_die(USAGE, "--interval: '%s' is not a duration",
-                          argv[i]);
+                usage_die(USAGE, "--interval: '%s' is not a duration", argv[i]);
             fixed_interval = 1;
         } else if (!strcmp(a, "--metrics-file") && i + 1 < argc) {
             m.file = argv[++i];
@@ -339,8 +342,7 @@ int cmd_repaird(int argc, char **argv)
                           argv[i]);
             o.max_bytes_per_sec = u ? u : SV_REPAIR_UNLIMITED;
         } else if (!strcmp(a, "--jobs") && i + 1 < argc) {
-            if (vt_parse_u64(argv[++i], &u) || !u ||
-                u > SV_REPAIR_MAX_JOBS)
+            if (vt_parse_u64(argv[++i], &u) || !u || u > SV_REPAIR_MAX_JOBS)
                 usage_die(USAGE, "--jobs: '%s' is not 1 to %d", argv[i],
                           SV_REPAIR_MAX_JOBS);
             o.jobs = (unsigned)u;

@@ -11,7 +11,7 @@
 #include "tools/vaultutil.h"
 
 #define J(o, k, v) json_object_set_new(o, k, v)
-#define U(x) json_integer((json_int_t)(x))
+#define U(x)       json_integer((json_int_t)(x))
 
 json_t *rt_stats_json(const struct sv_repair_stats *s)
 {
@@ -168,13 +168,14 @@ void rt_status_text(FILE *f, const struct sv_repair_status *st)
             vt_size(st->bytes_to_rebuild, a),
             st->bytes_estimated ? " (estimated from a sample)" : "");
     if (st->rate_bps)
-        fprintf(f, "rate: %s/s (measured); ETA %s\n",
-                vt_size(st->rate_bps, a), rt_duration(st->eta_seconds, b));
+        fprintf(f, "rate: %s/s (measured); ETA %s\n", vt_size(st->rate_bps, a),
+                rt_duration(st->eta_seconds, b));
     else
         fprintf(f, "rate: not measured yet; ETA %s\n",
                 st->bytes_to_rebuild ? "unknown" : "0s");
-    fprintf(f, "totals: %llu pass(es); %s rebuilt (%llu shards), %llu "
-               "moved; scrub %s read, %llu bad; %llu collected\n",
+    fprintf(f,
+            "totals: %llu pass(es); %s rebuilt (%llu shards), %llu "
+            "moved; scrub %s read, %llu bad; %llu collected\n",
             (unsigned long long)st->passes, vt_size(st->bytes_rebuilt, a),
             (unsigned long long)st->shards_rebuilt,
             (unsigned long long)st->shards_moved, vt_size(st->scrub_bytes, b),
@@ -265,8 +266,9 @@ static void status_metrics(struct mbuf *b, const struct sv_repair_status *st)
            "Segments queued for repair, by good shards left.");
     for (i = 0; i < 256; i++)
         if (st->by_left[i])
-            mb_printf(b, "shardvault_repair_queue_segments{left=\"%u\"} "
-                         "%llu\n",
+            mb_printf(b,
+                      "shardvault_repair_queue_segments{left=\"%u\"} "
+                      "%llu\n",
                       i, (unsigned long long)st->by_left[i]);
     metric(b, "shardvault_repair_queue_length", "gauge",
            "Segments queued for repair.");

@@ -26,10 +26,10 @@
 #include "tests/lib/testutil.h"
 #include "tests/lib/tvault.h"
 
-#define SEG TV_SEG
-#define NOBJ 4
+#define SEG      TV_SEG
+#define NOBJ     4
 #define OBJ_SIZE (3 * SEG + 1000) /* 4 segments */
-#define HOUR 3600
+#define HOUR     3600
 
 struct fx {
     struct tv t;
@@ -312,9 +312,8 @@ Test(repair, unknown_keys_are_collected_after_the_grace_period)
 
 static void fail_provider(struct sv_vault *v, size_t i, const char *spec)
 {
-    static const enum sv_fault_op ops[] = {SV_FAULT_PUT, SV_FAULT_GET,
-                                           SV_FAULT_HEAD, SV_FAULT_DEL,
-                                           SV_FAULT_LIST};
+    static const enum sv_fault_op ops[] = {
+        SV_FAULT_PUT, SV_FAULT_GET, SV_FAULT_HEAD, SV_FAULT_DEL, SV_FAULT_LIST};
     size_t k;
 
     for (k = 0; k < sizeof(ops) / sizeof(ops[0]); k++)
@@ -631,8 +630,7 @@ Test(repair, a_crash_anywhere_then_a_rerun_completes_without_leaks)
     at = pick_points(log, 25, &npoints);
     cr_assert_gt(npoints, 20);
     for (i = 0; i < npoints; i++) {
-        cr_assert_eq(tu_run(NULL, "rm -rf %s && cp -a %s %s", work, tmpl,
-                            work),
+        cr_assert_eq(tu_run(NULL, "rm -rf %s && cp -a %s %s", work, tmpl, work),
                      0);
         status = child_pass(work, at[i], NULL);
         cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
@@ -692,8 +690,7 @@ Test(repair, status_counts_the_queue_and_keeps_the_measured_rate)
     cr_assert_eq(rs.shards_rebuilt, 3 + st.shards_rebuilt);
     cr_assert_gt(rs.rate_bps, 0);
     cr_assert_eq(rs.eta_seconds, 0);
-    cr_assert_eq(sv_cat_state_get(f.t.v->cat, "repair.rate_bps", &val,
-                                  &len),
+    cr_assert_eq(sv_cat_state_get(f.t.v->cat, "repair.rate_bps", &val, &len),
                  SV_OK);
     cr_assert_eq(len, 8);
     free(val);
@@ -714,8 +711,7 @@ Test(repair, errors_are_kept_for_the_status)
     st = pass_ok(f.t.v);
     cr_assert_eq(st.segments_lost, 1);
     cr_assert_geq(st.errors, 1);
-    cr_assert(strstr(st.first_error, "only 3 of the 4"), "%s",
-              st.first_error);
+    cr_assert(strstr(st.first_error, "only 3 of the 4"), "%s", st.first_error);
     cr_assert_eq(sv_repair_status(f.t.v, &rs), SV_OK);
     cr_assert_geq(rs.nerrors, 1);
     cr_assert(strstr(rs.errors[0].msg, "segment 1"), "%s", rs.errors[0].msg);
@@ -738,11 +734,9 @@ Test(repair, provider_commands_and_their_refusals)
     cr_assert(a[0].configured && a[0].open);
     cr_assert_gt(a[0].shards, 0);
     free(a);
-    cr_assert_eq(sv_repair_provider_set(f.t.v, "nope", "down", 0),
-                 SV_NOTFOUND);
+    cr_assert_eq(sv_repair_provider_set(f.t.v, "nope", "down", 0), SV_NOTFOUND);
     cr_assert(strstr(sv_errmsg(SV_NOTFOUND), "nope"));
-    cr_assert_eq(sv_repair_provider_set(f.t.v, "p0", "sideways", 0),
-                 SV_INVAL);
+    cr_assert_eq(sv_repair_provider_set(f.t.v, "p0", "sideways", 0), SV_INVAL);
     cr_assert_eq(sv_repair_provider_set(f.t.v, "p0", "down", 1234), SV_OK);
     cr_assert_str_eq(prov_state(f.t.v, "p0"), "down");
     cr_assert_eq(sv_repair_provider_set(f.t.v, "p0", "up", 0), SV_OK);
@@ -765,8 +759,7 @@ Test(repair, refusals)
     cr_assert_eq(sv_repair_pass(NULL, NULL, &st), SV_INVAL);
     cr_assert_eq(sv_repair_status(NULL, &rs), SV_INVAL);
     cr_assert_eq(sv_repair_open(NULL, NULL, &v), SV_INVAL);
-    cr_assert_eq(sv_repair_open("/nonexistent/vault", NULL, &v),
-                 SV_NOTFOUND);
+    cr_assert_eq(sv_repair_open("/nonexistent/vault", NULL, &v), SV_NOTFOUND);
     fx_make(&f, 6, NULL);
     /* another worker holds the vault */
     cr_assert(asprintf(&lock, "%s/locks/repair.lock", f.t.dir) > 0);

@@ -17,9 +17,9 @@ static void put_one(struct tc *c, const char *name, size_t len)
 {
     char *in = tc_data(c, name, len, 11), *out = NULL;
 
-    cr_assert_eq(tc_run(&out, "%s --vault %s put %s %s", tu_bin(), c->vault,
-                        name, in),
-                 0, "%s", out);
+    cr_assert_eq(
+        tc_run(&out, "%s --vault %s put %s %s", tu_bin(), c->vault, name, in),
+        0, "%s", out);
     free(out);
     free(in);
 }
@@ -43,9 +43,9 @@ static const char *state_of(struct tc *c, const char *name)
     json_t *a, *e;
     size_t i;
 
-    cr_assert_eq(tc_run(&out, "%s --vault %s provider list --json", tu_bin(),
-                        c->vault),
-                 0, "%s", out);
+    cr_assert_eq(
+        tc_run(&out, "%s --vault %s provider list --json", tu_bin(), c->vault),
+        0, "%s", out);
     a = json_loads(out, 0, &je);
     cr_assert(json_is_array(a), "%s", out);
     buf[0] = '\0';
@@ -67,8 +67,7 @@ Test(provider_cmd, list_shows_every_provider)
 
     tc_make(&c, 6, NULL);
     put_one(&c, "a", 200000);
-    cr_assert_eq(tc_run(&out, "%s --vault %s provider list", tu_bin(),
-                        c.vault),
+    cr_assert_eq(tc_run(&out, "%s --vault %s provider list", tu_bin(), c.vault),
                  0, "%s", out);
     cr_assert(strstr(out, "PROVIDER"), "%s", out);
     cr_assert(strstr(out, "p5 "), "%s", out);
@@ -86,9 +85,9 @@ Test(provider_cmd, drain_empties_and_removes)
     tc_make(&c, 7, NULL);
     put_one(&c, "a", 300000);
     cr_assert_gt(files_on(&c, 4), 0);
-    cr_assert_eq(tc_run(&out, "%s --vault %s provider drain p4", tu_bin(),
-                        c.vault),
-                 0, "%s", out);
+    cr_assert_eq(
+        tc_run(&out, "%s --vault %s provider drain p4", tu_bin(), c.vault), 0,
+        "%s", out);
     cr_assert(strstr(out, "draining"), "%s", out);
     free(out);
     cr_assert_str_eq(state_of(&c, "p4"), "draining");
@@ -102,9 +101,9 @@ Test(provider_cmd, drain_empties_and_removes)
     cr_assert_eq(tc_files(out), 30);
     free(out);
     /* removed: nothing left to drain */
-    cr_assert_eq(tc_run(&out, "%s --vault %s provider drain p4", tu_bin(),
-                        c.vault),
-                 1, "%s", out);
+    cr_assert_eq(
+        tc_run(&out, "%s --vault %s provider drain p4", tu_bin(), c.vault), 1,
+        "%s", out);
     cr_assert(strstr(out, "removed"), "%s", out);
     free(out);
     tc_free(&c);
@@ -120,22 +119,23 @@ Test(provider_cmd, down_then_up_collects_the_stale_copies)
     put_one(&c, "a", 300000);
     on2 = files_on(&c, 2);
     cr_assert_gt(on2, 0);
-    cr_assert_eq(tc_run(&out, "%s --vault %s provider down p2", tu_bin(),
-                        c.vault),
-                 0, "%s", out);
+    cr_assert_eq(
+        tc_run(&out, "%s --vault %s provider down p2", tu_bin(), c.vault), 0,
+        "%s", out);
     free(out);
     cr_assert_eq(tc_run(&out, "%s --vault %s repair", tu_bin(), c.vault), 0,
                  "%s", out);
     free(out);
     cr_assert_eq(files_on(&c, 2), on2); /* down: left alone */
-    cr_assert_eq(tc_run(&out, "%s --vault %s provider up p2", tu_bin(),
-                        c.vault),
-                 0, "%s", out);
+    cr_assert_eq(
+        tc_run(&out, "%s --vault %s provider up p2", tu_bin(), c.vault), 0,
+        "%s", out);
     free(out);
     /* Its copies are older than the grace period (an hour), as after a
      * real outage. */
-    cr_assert_eq(tc_run(NULL, "find %s/prov/p2 -type f -exec touch -d "
-                              "'3 hours ago' {} +",
+    cr_assert_eq(tc_run(NULL,
+                        "find %s/prov/p2 -type f -exec touch -d "
+                        "'3 hours ago' {} +",
                         c.vault),
                  0);
     cr_assert_eq(tc_run(&out, "%s --vault %s repair", tu_bin(), c.vault), 0,
@@ -154,25 +154,24 @@ Test(provider_cmd, refusals_and_usage)
     char *out = NULL;
 
     tc_make(&c, 6, NULL);
-    cr_assert_eq(tc_run(&out, "%s --vault %s provider down nope", tu_bin(),
-                        c.vault),
-                 1, "%s", out);
+    cr_assert_eq(
+        tc_run(&out, "%s --vault %s provider down nope", tu_bin(), c.vault), 1,
+        "%s", out);
     cr_assert(strstr(out, "no such provider"), "%s", out);
     free(out);
-    cr_assert_eq(tc_run(&out, "%s --vault %s provider frob p0", tu_bin(),
-                        c.vault),
+    cr_assert_eq(
+        tc_run(&out, "%s --vault %s provider frob p0", tu_bin(), c.vault), 2,
+        "%s", out);
+    free(out);
+    cr_assert_eq(tc_run(&out, "%s --vault %s provider down", tu_bin(), c.vault),
                  2, "%s", out);
     free(out);
-    cr_assert_eq(tc_run(&out, "%s --vault %s provider down", tu_bin(),
-                        c.vault),
-                 2, "%s", out);
+    cr_assert_eq(tc_run(&out, "%s --vault %s provider", tu_bin(), c.vault), 2,
+                 "%s", out);
     free(out);
-    cr_assert_eq(tc_run(&out, "%s --vault %s provider", tu_bin(), c.vault),
-                 2, "%s", out);
-    free(out);
-    cr_assert_eq(tc_run(&out, "%s --vault %s provider list p0", tu_bin(),
-                        c.vault),
-                 2, "%s", out);
+    cr_assert_eq(
+        tc_run(&out, "%s --vault %s provider list p0", tu_bin(), c.vault), 2,
+        "%s", out);
     free(out);
     tc_free(&c);
 }

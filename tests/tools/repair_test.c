@@ -33,8 +33,8 @@ static json_t *run_json(const char *fmt_vault, const char *args)
     json_t *j;
     int rc;
 
-    rc = tc_run(&out, "%s --vault %s %s 2>/dev/null", tu_bin(), fmt_vault,
-                args);
+    rc =
+        tc_run(&out, "%s --vault %s %s 2>/dev/null", tu_bin(), fmt_vault, args);
     cr_assert(rc == 0 || rc == 3, "%s: %d %s", args, rc, out);
     j = json_loads(out, 0, &je);
     cr_assert(j, "%s: not JSON: %s", args, out);
@@ -62,8 +62,7 @@ Test(repair_cmd, restores_a_wiped_provider)
 
     tc_make(&c, 6, NULL);
     in = tc_data(&c, "in.bin", SIZE, 3);
-    cr_assert_eq(tc_run(&out, "%s --vault %s put a %s", tu_bin(), c.vault,
-                        in),
+    cr_assert_eq(tc_run(&out, "%s --vault %s put a %s", tu_bin(), c.vault, in),
                  0, "%s", out);
     free(out);
     cr_assert(asprintf(&p1, "%s/prov/p1", c.vault) > 0);
@@ -86,9 +85,9 @@ Test(repair_cmd, restores_a_wiped_provider)
     cr_assert_eq(tc_files(out), 30);
     free(out);
     cr_assert(asprintf(&got, "%s/out.bin", c.tmp) > 0);
-    cr_assert_eq(tc_run(&out, "%s --vault %s get a -o %s", tu_bin(), c.vault,
-                        got),
-                 0, "%s", out);
+    cr_assert_eq(
+        tc_run(&out, "%s --vault %s get a -o %s", tu_bin(), c.vault, got), 0,
+        "%s", out);
     free(out);
     cr_assert(same_file(in, got));
     /* the status afterwards */
@@ -119,8 +118,7 @@ Test(repair_cmd, status_shows_the_queue_before_the_repair)
 
     tc_make(&c, 6, NULL);
     in = tc_data(&c, "in.bin", SIZE, 4);
-    cr_assert_eq(tc_run(&out, "%s --vault %s put a %s", tu_bin(), c.vault,
-                        in),
+    cr_assert_eq(tc_run(&out, "%s --vault %s put a %s", tu_bin(), c.vault, in),
                  0, "%s", out);
     free(out);
     /* lose a provider's shards: the verify queues their segments */
@@ -154,13 +152,11 @@ Test(repair_cmd, a_segment_below_k_is_a_partial_exit)
 
     tc_make(&c, 6, NULL);
     in = tc_data(&c, "in.bin", 1000, 5);
-    cr_assert_eq(tc_run(&out, "%s --vault %s put a %s", tu_bin(), c.vault,
-                        in),
+    cr_assert_eq(tc_run(&out, "%s --vault %s put a %s", tu_bin(), c.vault, in),
                  0, "%s", out);
     free(out);
-    cr_assert_eq(tc_run(NULL, "find %s/prov -type f | head -3 | xargs rm",
-                        c.vault),
-                 0);
+    cr_assert_eq(
+        tc_run(NULL, "find %s/prov -type f | head -3 | xargs rm", c.vault), 0);
     rc = tc_run(&out, "%s --vault %s repair", tu_bin(), c.vault);
     cr_assert_eq(rc, 3, "%s", out);
     cr_assert(strstr(out, "fewer than k shards readable"), "%s", out);
@@ -181,22 +177,22 @@ Test(repair_cmd, usage_errors)
     char *out = NULL;
 
     tc_make(&c, 6, NULL);
-    cr_assert_eq(tc_run(&out, "%s --vault %s repair --jobs 0", tu_bin(),
-                        c.vault),
-                 2, "%s", out);
+    cr_assert_eq(
+        tc_run(&out, "%s --vault %s repair --jobs 0", tu_bin(), c.vault), 2,
+        "%s", out);
     free(out);
-    cr_assert_eq(tc_run(&out, "%s --vault %s repair --max-bytes-per-sec "
-                              "fast",
+    cr_assert_eq(tc_run(&out,
+                        "%s --vault %s repair --max-bytes-per-sec "
+                        "fast",
                         tu_bin(), c.vault),
                  2, "%s", out);
     free(out);
-    cr_assert_eq(tc_run(&out, "%s --vault %s repair --frobnicate", tu_bin(),
-                        c.vault),
-                 2, "%s", out);
+    cr_assert_eq(
+        tc_run(&out, "%s --vault %s repair --frobnicate", tu_bin(), c.vault), 2,
+        "%s", out);
     cr_assert(strstr(out, "usage: shardvault repair"), "%s", out);
     free(out);
-    cr_assert_eq(tc_run(&out, "%s --vault %s/nothing repair", tu_bin(),
-                        c.tmp),
+    cr_assert_eq(tc_run(&out, "%s --vault %s/nothing repair", tu_bin(), c.tmp),
                  1, "%s", out);
     cr_assert(strstr(out, "no vault"), "%s", out);
     free(out);

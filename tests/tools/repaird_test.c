@@ -28,9 +28,9 @@ static void put_file(struct tc *c, const char *name, size_t len)
 {
     char *in = tc_data(c, name, len, 21), *out = NULL;
 
-    cr_assert_eq(tc_run(&out, "%s --vault %s put %s %s", tu_bin(), c->vault,
-                        name, in),
-                 0, "%s", out);
+    cr_assert_eq(
+        tc_run(&out, "%s --vault %s put %s %s", tu_bin(), c->vault, name, in),
+        0, "%s", out);
     free(out);
     free(in);
 }
@@ -72,8 +72,9 @@ static json_t *status_json(struct tc *c)
     json_error_t je;
     json_t *j;
 
-    cr_assert_eq(tc_run(&out, "%s --vault %s repair --status --json "
-                              "2>/dev/null",
+    cr_assert_eq(tc_run(&out,
+                        "%s --vault %s repair --status --json "
+                        "2>/dev/null",
                         tu_bin(), c->vault),
                  0, "%s", out);
     j = json_loads(out, 0, &je);
@@ -99,13 +100,13 @@ Test(repaird, a_pass_repairs_and_sigterm_exits_zero)
     cr_assert(asprintf(&prov, "%s/prov", c.vault) > 0);
     cr_assert(asprintf(&metrics, "%s/sv.prom", c.tmp) > 0);
     cr_assert_eq(tc_run(NULL, "rm -rf %s/p5/*", prov), 0);
-    pid = tc_spawn(log, "%s --vault %s repaird --interval 1h "
-                        "--metrics-file %s",
+    pid = tc_spawn(log,
+                   "%s --vault %s repaird --interval 1h "
+                   "--metrics-file %s",
                    tu_bin(), c.vault, metrics);
     cr_assert(tc_wait_for(log, "pass 1 done", WAIT), "no pass:\n%s",
               slurp(log));
-    cr_assert(tc_wait_for(metrics, "shardvault_repair_passes_total 1",
-                          WAIT));
+    cr_assert(tc_wait_for(metrics, "shardvault_repair_passes_total 1", WAIT));
     kill(pid, SIGTERM);
     expect_exit0(pid, log);
     cr_assert_eq(tc_files(prov), 30);
@@ -145,8 +146,9 @@ Test(repaird, sigterm_mid_rebuild_finishes_the_segment_in_hand)
     cr_assert(asprintf(&prov, "%s/prov", c.vault) > 0);
     cr_assert_eq(tc_run(NULL, "rm -rf %s/p2/*", prov), 0);
     /* Slow: about 80 KiB per segment at 200 KiB/s. */
-    pid = tc_spawn(log, "%s --vault %s repaird --interval 1h --jobs 1 "
-                        "--max-bytes-per-sec 200K",
+    pid = tc_spawn(log,
+                   "%s --vault %s repaird --interval 1h --jobs 1 "
+                   "--max-bytes-per-sec 200K",
                    tu_bin(), c.vault);
     cr_assert(tc_wait_for(log, "pass 1 starting", WAIT));
     cr_assert(tc_wait_for(log, "queued", WAIT), "%s", slurp(log));
@@ -165,8 +167,8 @@ Test(repaird, sigterm_mid_rebuild_finishes_the_segment_in_hand)
     cr_assert_gt(queued, 0, "the pass ended before the signal");
     cr_assert_eq(tc_files(prov), 6 * 82 - left);
     /* and the next run finishes the job */
-    cr_assert_eq(tc_run(&s, "%s --vault %s repair", tu_bin(), c.vault), 0,
-                 "%s", s);
+    cr_assert_eq(tc_run(&s, "%s --vault %s repair", tu_bin(), c.vault), 0, "%s",
+                 s);
     free(s);
     cr_assert_eq(tc_files(prov), 6 * 82);
     free(prov);
@@ -184,8 +186,7 @@ Test(repaird, sighup_reloads_the_config_and_keeps_it_if_bad)
     tc_make(&c, 6, "[repair]\ninterval = 1h\n");
     log = log_path(&c);
     pid = tc_spawn(log, "%s --vault %s repaird", tu_bin(), c.vault);
-    cr_assert(tc_wait_for(log, "a pass every 3600 s", WAIT), "%s",
-              slurp(log));
+    cr_assert(tc_wait_for(log, "a pass every 3600 s", WAIT), "%s", slurp(log));
     cr_assert(tc_wait_for(log, "pass 1 done", WAIT));
     s = slurp(c.conf);
     *strstr(s, "interval = 1h") = '\0';
@@ -201,8 +202,9 @@ Test(repaird, sighup_reloads_the_config_and_keeps_it_if_bad)
     fprintf(f, "\n[bogus]\nx = 1\n");
     fclose(f);
     kill(pid, SIGHUP);
-    cr_assert(tc_wait_for(log, "reload failed, keeping the running "
-                               "configuration",
+    cr_assert(tc_wait_for(log,
+                          "reload failed, keeping the running "
+                          "configuration",
                           WAIT),
               "%s", slurp(log));
     kill(pid, SIGTERM);
@@ -246,8 +248,9 @@ Test(repaird, metrics_over_http_on_loopback)
     tc_make(&c, 6, NULL);
     log = log_path(&c);
     put_file(&c, "a", 100000);
-    pid = tc_spawn(log, "%s --vault %s repaird --interval 1h "
-                        "--metrics-addr 127.0.0.1:0",
+    pid = tc_spawn(log,
+                   "%s --vault %s repaird --interval 1h "
+                   "--metrics-addr 127.0.0.1:0",
                    tu_bin(), c.vault);
     cr_assert(tc_wait_for(log, "pass 1 done", WAIT), "%s", slurp(log));
     s = slurp(log);
@@ -259,14 +262,15 @@ Test(repaird, metrics_over_http_on_loopback)
     cr_assert(!strncmp(body, "HTTP/1.0 200 OK", 15), "%s", body);
     cr_assert(strstr(body, "text/plain; version=0.0.4"), "%s", body);
     cr_assert(strstr(body, "shardvault_repair_passes_total 1"), "%s", body);
-    cr_assert(strstr(body, "shardvault_provider_shards{provider=\"p0\"}"),
-              "%s", body);
+    cr_assert(strstr(body, "shardvault_provider_shards{provider=\"p0\"}"), "%s",
+              body);
     free(body);
     kill(pid, SIGINT);
     expect_exit0(pid, log);
     /* only the loopback interface */
-    cr_assert_eq(tc_run(&body, "%s --vault %s repaird --metrics-addr "
-                               "0.0.0.0:9999",
+    cr_assert_eq(tc_run(&body,
+                        "%s --vault %s repaird --metrics-addr "
+                        "0.0.0.0:9999",
                         tu_bin(), c.vault),
                  2, "%s", body);
     free(body);
@@ -308,14 +312,13 @@ Test(repaird, runs_with_only_the_maintenance_keyring)
     free(s);
     /* without the data key nothing reads */
     cr_assert(asprintf(&got, "%s/got", c.tmp) > 0);
-    cr_assert_neq(tc_run(&s, "%s --vault %s get a -o %s", tu_bin(), c.vault,
-                         got),
-                  0);
+    cr_assert_neq(
+        tc_run(&s, "%s --vault %s get a -o %s", tu_bin(), c.vault, got), 0);
     free(s);
     cr_assert_eq(rename(hidden, full), 0);
-    cr_assert_eq(tc_run(&s, "%s --vault %s get a -o %s", tu_bin(), c.vault,
-                        got),
-                 0, "%s", s);
+    cr_assert_eq(
+        tc_run(&s, "%s --vault %s get a -o %s", tu_bin(), c.vault, got), 0,
+        "%s", s);
     free(s);
     cr_assert(asprintf(&in, "%s/a", c.tmp) > 0);
     x = tu_read_file(in, &la);
