@@ -531,8 +531,8 @@ int sv_rp_del_copy(struct rp *r, const uint8_t *oid, uint32_t segment,
 
     if (pi < 0 || !v->prov[pi].p)
         return 0;
-    if (v->prov[pi].state == SV_PROV_DOWN ||
-        v->prov[pi].state == SV_PROV_REMOVED)
+    if (r->pv[pi].rec.state == SV_PROV_DOWN ||
+        r->pv[pi].rec.state == SV_PROV_REMOVED)
         return 0; /* its inventory collects it when it is back */
     sv_shard_name(v->kr, v->cfg->shard_prefix, oid, segment, index, name);
     sv_crashpoint("repair:before-stale-del");
@@ -679,7 +679,7 @@ enum slot_kind sv_rp_classify(const struct rp *r, const struct sv_shard_loc *l)
 
     if (l->state != SV_SHARD_OK || pi < 0)
         return SL_LOST;
-    switch (v->prov[pi].state) {
+    switch (r->pv[pi].rec.state) {
     case SV_PROV_DOWN:
     case SV_PROV_REMOVED:
         return SL_LOST;
@@ -753,7 +753,7 @@ static int q_prov(void *ctx, const struct sv_prov_rec *p)
 {
     struct lostprov *l = ctx;
     int pi = sv_vault_prov_index(l->r->v, p->id);
-    unsigned st = pi >= 0 ? l->r->v->prov[pi].state : p->state;
+    unsigned st = pi >= 0 ? l->r->pv[pi].rec.state : p->state;
 
     if (!p->shards || l->n == sizeof(l->ids) / sizeof(l->ids[0]))
         return 0;
@@ -914,9 +914,9 @@ enum sv_err sv_repair_pass(struct sv_vault *v, const struct sv_repair_opts *o,
     if (rc)
         goto out;
     started = sv_rp_now(r);
-    rc = recover_inflight(r);
+    rc = refresh_providers(r);
     if (!rc)
-        rc = refresh_providers(r);
+        rc = recover_inflight(r);
     if (!rc)
         rc = sv_rp_load_intents(r);
     if (rc)

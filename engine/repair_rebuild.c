@@ -243,7 +243,7 @@ static unsigned place_targets(struct rjob *j, char *why, size_t whylen)
     sv_vault_place_provs(v, sv_seg_shard_len(s), j->provs);
     pthread_mutex_lock(&r->mu);
     for (i = 0; i < v->nprov; i++)
-        if (r->pv[i].failed || v->prov[i].state != SV_PROV_UP)
+        if (r->pv[i].failed || r->pv[i].rec.state != SV_PROV_UP)
             j->provs[i].usable = 0;
     pthread_mutex_unlock(&r->mu);
     sv_vault_caps(v, &caps);

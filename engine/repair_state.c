@@ -256,9 +256,16 @@ enum sv_err sv_repair_status(struct sv_vault *v, struct sv_repair_status *out)
     c->v = v;
     c->r.v = v;
     c->st = st;
+    c->r.pv = calloc(v->nprov ? v->nprov : 1, sizeof(*c->r.pv));
+    if (!c->r.pv) {
+        rc = sv_err_set(SV_NOMEM, "repair status: out of memory");
+        goto out;
+    }
     for (i = 0; i < v->nprov; i++) /* the states the catalog has now */
-        if (sv_cat_provider_get(v->cat, v->prov[i].id, &pr) == SV_OK)
-            v->prov[i].state = pr.state;
+        c->r.pv[i].rec.state =
+            sv_cat_provider_get(v->cat, v->prov[i].id, &pr) == SV_OK
+                ? pr.state
+                : v->prov[i].state;
     sv_err_clear();
     rc = sv_cat_repair_each(v->cat, st_entry, c);
     if (!rc)
@@ -305,6 +312,7 @@ enum sv_err sv_repair_status(struct sv_vault *v, struct sv_repair_status *out)
     free(b);
     *out = *st;
 out:
+    free(c->r.pv);
     free(c);
     free(st);
     return rc;

@@ -79,8 +79,9 @@ struct metrics {
     int lfd; /* listening socket, -1 if none */
     pthread_t th;
     int th_started;
-    pthread_mutex_t mu;
-    char *text; /* the last rendering */
+    pthread_mutex_t mu;     /* text */
+    pthread_mutex_t pub_mu; /* one publisher at a time */
+    char *text;             /* the last rendering */
     double last;
     struct sv_vault *v;
     unsigned passes;
@@ -241,7 +242,8 @@ static int listen_on(const char *addr, int *port_out)
     return fd;
 }
 
-/* Progress callback: refresh the metrics now and then during a pass. */
+/* Progress callback (from the pass's job threads): refresh the metrics
+ * now and then; one thread at a time, the others skip. */
 static void progress(void *ctx, enum sv_repair_phase ph,
                      const struct sv_repair_stats *s)
 {
@@ -249,8 +251,11 @@ static void progress(void *ctx, enum sv_repair_phase ph,
 
     (void)ph;
     (void)s;
+    if (pthread_mutex_trylock(&m->pub_mu))
+        return;
     if (mono() - m->last >= METRICS_EVERY)
         publish(m, NULL);
+    pthread_mutex_unlock(&m->pub_mu);
 }
 
 /* ---- the loop -------------------------------------------------------- */
@@ -323,6 +328,7 @@ int cmd_repaird(int argc, char **argv)
     memset(&m, 0, sizeof(m));
     m.lfd = -1;
     pthread_mutex_init(&m.mu, NULL);
+    pthread_mutex_init(&m.pub_mu, NULL);
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
 
@@ -394,7 +400,9 @@ int cmd_repaird(int argc, char **argv)
         sv_info("pass %u starting", m.passes);
         rc = sv_repair_pass(v, &o, &s);
         log_pass(m.passes, rc, &s);
+        pthread_mutex_lock(&m.pub_mu);
         publish(&m, &s);
+        pthread_mutex_unlock(&m.pub_mu);
         if (g_stop)
             break;
         until = mono() + (double)interval;
@@ -414,5 +422,6 @@ int cmd_repaird(int argc, char **argv)
     sv_vault_close(v);
     free(m.text);
     pthread_mutex_destroy(&m.mu);
+    pthread_mutex_destroy(&m.pub_mu);
     return 0;
 }
