@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,4 +71,33 @@ Test(bench_providers, unusable_dir_fails)
     cr_assert_eq(st, 1, "exit %d: %s", st, out);
     cr_assert_not_null(strstr(out, "/nonexistent/dir"), "%s", out);
     free(out);
+}
+
+/* The s3 section: an env file that cannot be read, or that lacks the
+ * server asked for, fails the run with a message naming it. */
+Test(bench_providers, s3_env_problems)
+{
+    char *dir = tu_tmpdir("bench-s3"), *env, *out = NULL;
+    int st;
+
+    st = tu_run(&out,
+                "'%s' bench providers --total 2M --rounds 1 "
+                "--s3-env /nonexistent/env",
+                tu_bin());
+    cr_assert_eq(st, 1, "exit %d: %s", st, out);
+    cr_assert_not_null(strstr(out, "/nonexistent/env"), "%s", out);
+    free(out);
+
+    cr_assert(asprintf(&env, "%s/env", dir) > 0);
+    cr_assert_eq(tu_write_file(env, "S3_SERVERS='x1'\nS3_X1_KIND='ceph'\n",
+                               34),
+                 0);
+    st = tu_run(&out, "'%s' bench providers --total 2M --rounds 1 "
+                "--s3-env '%s'", tu_bin(), env);
+    cr_assert_eq(st, 1, "exit %d: %s", st, out);
+    cr_assert_not_null(strstr(out, "no complete server x1"), "%s", out);
+    free(out);
+    free(env);
+    tu_rmrf(dir);
+    free(dir);
 }
