@@ -16,7 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/config.h"
 #include "engine/repair.h"
 #include "tools/repairutil.h"
 #include "tools/tools.h"
@@ -197,7 +196,6 @@ int cmd_repair(int argc, char **argv)
     const char *key = NULL;
     int once = 0, status = 0, json = 0, i, exit_code;
     unsigned passes = 0;
-    uint64_t u;
     enum sv_err rc = SV_OK;
 
     for (i = 1; i < argc; i++) {
@@ -209,19 +207,7 @@ int cmd_repair(int argc, char **argv)
             status = 1;
         else if (!strcmp(a, "--json"))
             json = 1;
-        else if (!strcmp(a, "--key") && i + 1 < argc)
-            key = argv[++i];
-        else if (!strcmp(a, "--max-bytes-per-sec") && i + 1 < argc) {
-            if (sv_parse_size(argv[++i], &u))
-                usage_die(USAGE, "--max-bytes-per-sec: '%s' is not a size",
-                          argv[i]);
-            o.max_bytes_per_sec = u ? u : SV_REPAIR_UNLIMITED;
-        } else if (!strcmp(a, "--jobs") && i + 1 < argc) {
-            if (vt_parse_u64(argv[++i], &u) || !u || u > SV_REPAIR_MAX_JOBS)
-                usage_die(USAGE, "--jobs: '%s' is not 1 to %d", argv[i],
-                          SV_REPAIR_MAX_JOBS);
-            o.jobs = (unsigned)u;
-        } else
+        else if (!rt_parse_opt(argc, argv, &i, USAGE, &o, &key))
             usage_die(USAGE, "unknown argument '%s'", a);
     }
     if (status)

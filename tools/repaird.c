@@ -319,7 +319,7 @@ int cmd_repaird(int argc, char **argv)
     struct sigaction sa;
     struct sv_vault *v = NULL;
     const char *key = NULL, *addr = NULL;
-    uint64_t interval = 0, u;
+    uint64_t interval = 0;
     int i, port = 0, fixed_interval = 0;
     double until;
     enum sv_err rc;
@@ -340,19 +340,7 @@ int cmd_repaird(int argc, char **argv)
             m.file = argv[++i];
         } else if (!strcmp(a, "--metrics-addr") && i + 1 < argc) {
             addr = argv[++i];
-        } else if (!strcmp(a, "--key") && i + 1 < argc) {
-            key = argv[++i];
-        } else if (!strcmp(a, "--max-bytes-per-sec") && i + 1 < argc) {
-            if (sv_parse_size(argv[++i], &u))
-                usage_die(USAGE, "--max-bytes-per-sec: '%s' is not a size",
-                          argv[i]);
-            o.max_bytes_per_sec = u ? u : SV_REPAIR_UNLIMITED;
-        } else if (!strcmp(a, "--jobs") && i + 1 < argc) {
-            if (vt_parse_u64(argv[++i], &u) || !u || u > SV_REPAIR_MAX_JOBS)
-                usage_die(USAGE, "--jobs: '%s' is not 1 to %d", argv[i],
-                          SV_REPAIR_MAX_JOBS);
-            o.jobs = (unsigned)u;
-        } else {
+        } else if (!rt_parse_opt(argc, argv, &i, USAGE, &o, &key)) {
             usage_die(USAGE, "unknown argument '%s'", a);
         }
     }

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/config.h"
+#include "tools/tools.h"
 #include "tools/vaultutil.h"
 
 #define J(o, k, v) json_object_set_new(o, k, v)
@@ -327,6 +329,23 @@ static void status_metrics(struct mbuf *b, const struct sv_repair_status *st)
               (long long)st->scrub_last_cycle_end);
 }
 
+/* One gauge per provider: what 0 shards, 1 bytes, 2 failures. */
+static void prov_metric(struct mbuf *b, const char *name, const char *help,
+                        const struct sv_repair_prov *p, size_t n, int what)
+{
+    size_t i;
+
+    metric(b, name, "gauge", help);
+    for (i = 0; i < n; i++) {
+        mb_printf(b, "%s{provider=\"", name);
+        label(b, p[i].name);
+        mb_printf(b, "\"} %llu\n",
+                  what == 0   ? (unsigned long long)p[i].shards
+                  : what == 1 ? (unsigned long long)p[i].bytes
+                              : (unsigned long long)p[i].fail_count);
+    }
+}
+
 static void prov_metrics(struct mbuf *b, const struct sv_repair_prov *p,
                          size_t n)
 {
@@ -343,27 +362,12 @@ static void prov_metrics(struct mbuf *b, const struct sv_repair_prov *p,
             mb_printf(b, "\",state=\"%s\"} %d\n", states[s],
                       !strcmp(p[i].state, states[s]));
         }
-    metric(b, "shardvault_provider_shards", "gauge",
-           "Shards the catalog places on the provider.");
-    for (i = 0; i < n; i++) {
-        mb_printf(b, "shardvault_provider_shards{provider=\"");
-        label(b, p[i].name);
-        mb_printf(b, "\"} %llu\n", (unsigned long long)p[i].shards);
-    }
-    metric(b, "shardvault_provider_bytes", "gauge",
-           "Bytes the catalog places on the provider.");
-    for (i = 0; i < n; i++) {
-        mb_printf(b, "shardvault_provider_bytes{provider=\"");
-        label(b, p[i].name);
-        mb_printf(b, "\"} %llu\n", (unsigned long long)p[i].bytes);
-    }
-    metric(b, "shardvault_provider_failures", "gauge",
-           "Passes in a row the provider failed its inventory.");
-    for (i = 0; i < n; i++) {
-        mb_printf(b, "shardvault_provider_failures{provider=\"");
-        label(b, p[i].name);
-        mb_printf(b, "\"} %u\n", p[i].fail_count);
-    }
+    prov_metric(b, "shardvault_provider_shards",
+                "Shards the catalog places on the provider.", p, n, 0);
+    prov_metric(b, "shardvault_provider_bytes",
+                "Bytes the catalog places on the provider.", p, n, 1);
+    prov_metric(b, "shardvault_provider_failures",
+                "Passes in a row the provider failed its inventory.", p, n, 2);
 }
 
 static void pass_metrics(struct mbuf *b, const struct sv_repair_stats *s,
@@ -443,4 +447,30 @@ void rt_on_stop_signals(volatile sig_atomic_t *flag)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+}
+
+int rt_parse_opt(int argc, char **argv, int *i, const char *usage,
+                 struct sv_repair_opts *o, const char **key)
+{
+    const char *a = argv[*i];
+    uint64_t u;
+
+    if (*i + 1 >= argc)
+        return 0;
+    if (!strcmp(a, "--key")) {
+        *key = argv[++*i];
+    } else if (!strcmp(a, "--max-bytes-per-sec")) {
+        if (sv_parse_size(argv[++*i], &u))
+            usage_die(usage, "--max-bytes-per-sec: '%s' is not a size",
+                      argv[*i]);
+        o->max_bytes_per_sec = u ? u : SV_REPAIR_UNLIMITED;
+    } else if (!strcmp(a, "--jobs")) {
+        if (vt_parse_u64(argv[++*i], &u) || !u || u > SV_REPAIR_MAX_JOBS)
+            usage_die(usage, "--jobs: '%s' is not 1 to %d", argv[*i],
+                      SV_REPAIR_MAX_JOBS);
+        o->jobs = (unsigned)u;
+    } else {
+        return 0;
+    }
+    return 1;
 }

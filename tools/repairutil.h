@@ -35,6 +35,12 @@ const char *rt_duration(double seconds, char *buf);
 char *rt_metrics(struct sv_vault *v, const struct sv_repair_stats *last,
                  unsigned passes);
 
+/* The options repair and repaird share: --key FILE, --max-bytes-per-sec
+ * R, --jobs N at argv[*i]. 1 (and *i on the value) if it was one of them;
+ * a bad value dies with usage. */
+int rt_parse_opt(int argc, char **argv, int *i, const char *usage,
+                 struct sv_repair_opts *o, const char **key);
+
 /* SIGINT and SIGTERM set *flag (no SA_RESTART, so sleeps wake up). */
 void rt_on_stop_signals(volatile sig_atomic_t *flag);
 

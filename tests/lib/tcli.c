@@ -80,6 +80,28 @@ char *tc_data(struct tc *c, const char *name, size_t len, uint64_t seed)
     return p;
 }
 
+char *tc_put(struct tc *c, const char *name, size_t len, uint64_t seed)
+{
+    char *in = tc_data(c, name, len, seed), *out = NULL;
+
+    cr_assert_eq(
+        tc_run(&out, "%s --vault %s put %s %s", tu_bin(), c->vault, name, in),
+        0, "%s", out);
+    free(out);
+    return in;
+}
+
+int tc_same_file(const char *a, const char *b)
+{
+    size_t la, lb;
+    uint8_t *x = tu_read_file(a, &la), *y = tu_read_file(b, &lb);
+    int same = x && y && la == lb && !memcmp(x, y, la);
+
+    free(x);
+    free(y);
+    return same;
+}
+
 unsigned tc_files(const char *dir)
 {
     char *out = NULL;

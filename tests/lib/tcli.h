@@ -31,6 +31,13 @@ int tc_run(char **out, const char *fmt, ...)
 /* A file of len deterministic bytes in tmp; malloc'd path. */
 char *tc_data(struct tc *c, const char *name, size_t len, uint64_t seed);
 
+/* Store a file of len deterministic bytes (seed) as object name; the
+ * file's malloc'd path (free it). */
+char *tc_put(struct tc *c, const char *name, size_t len, uint64_t seed);
+
+/* Whether two files hold the same bytes. */
+int tc_same_file(const char *a, const char *b);
+
 /* Files under dir (find -type f). */
 unsigned tc_files(const char *dir);
 

@@ -15,13 +15,7 @@
 
 static void put_one(struct tc *c, const char *name, size_t len)
 {
-    char *in = tc_data(c, name, len, 11), *out = NULL;
-
-    cr_assert_eq(
-        tc_run(&out, "%s --vault %s put %s %s", tu_bin(), c->vault, name, in),
-        0, "%s", out);
-    free(out);
-    free(in);
+    free(tc_put(c, name, len, 11));
 }
 
 static unsigned files_on(struct tc *c, unsigned i)

@@ -15,17 +15,6 @@
 
 #define SIZE 300000 /* 5 segments of 64K: 30 shards */
 
-static int same_file(const char *a, const char *b)
-{
-    size_t la, lb;
-    uint8_t *x = tu_read_file(a, &la), *y = tu_read_file(b, &lb);
-    int same = x && y && la == lb && !memcmp(x, y, la);
-
-    free(x);
-    free(y);
-    return same;
-}
-
 static json_t *run_json(const char *fmt_vault, const char *args)
 {
     char *out = NULL;
@@ -61,10 +50,7 @@ Test(repair_cmd, restores_a_wiped_provider)
     int rc;
 
     tc_make(&c, 6, NULL);
-    in = tc_data(&c, "in.bin", SIZE, 3);
-    cr_assert_eq(tc_run(&out, "%s --vault %s put a %s", tu_bin(), c.vault, in),
-                 0, "%s", out);
-    free(out);
+    in = tc_put(&c, "a", SIZE, 3);
     cr_assert(asprintf(&p1, "%s/prov/p1", c.vault) > 0);
     on1 = tc_files(p1);
     cr_assert_gt(on1, 0);
@@ -89,7 +75,7 @@ Test(repair_cmd, restores_a_wiped_provider)
         tc_run(&out, "%s --vault %s get a -o %s", tu_bin(), c.vault, got), 0,
         "%s", out);
     free(out);
-    cr_assert(same_file(in, got));
+    cr_assert(tc_same_file(in, got));
     /* the status afterwards */
     j = run_json(c.vault, "repair --status --json");
     cr_assert_eq(jint(j, "queued", NULL), 0);
@@ -117,10 +103,7 @@ Test(repair_cmd, status_shows_the_queue_before_the_repair)
     int rc;
 
     tc_make(&c, 6, NULL);
-    in = tc_data(&c, "in.bin", SIZE, 4);
-    cr_assert_eq(tc_run(&out, "%s --vault %s put a %s", tu_bin(), c.vault, in),
-                 0, "%s", out);
-    free(out);
+    in = tc_put(&c, "a", SIZE, 4);
     /* lose a provider's shards: the verify queues their segments */
     cr_assert_eq(tc_run(NULL, "rm -rf %s/prov/p0/*", c.vault), 0);
     rc = tc_run(&out, "%s --vault %s verify --all", tu_bin(), c.vault);
@@ -151,10 +134,7 @@ Test(repair_cmd, a_segment_below_k_is_a_partial_exit)
     int rc;
 
     tc_make(&c, 6, NULL);
-    in = tc_data(&c, "in.bin", 1000, 5);
-    cr_assert_eq(tc_run(&out, "%s --vault %s put a %s", tu_bin(), c.vault, in),
-                 0, "%s", out);
-    free(out);
+    in = tc_put(&c, "a", 1000, 5);
     cr_assert_eq(
         tc_run(NULL, "find %s/prov -type f | head -3 | xargs rm", c.vault), 0);
     rc = tc_run(&out, "%s --vault %s repair", tu_bin(), c.vault);

@@ -26,13 +26,7 @@
 
 static void put_file(struct tc *c, const char *name, size_t len)
 {
-    char *in = tc_data(c, name, len, 21), *out = NULL;
-
-    cr_assert_eq(
-        tc_run(&out, "%s --vault %s put %s %s", tu_bin(), c->vault, name, in),
-        0, "%s", out);
-    free(out);
-    free(in);
+    free(tc_put(c, name, len, 21));
 }
 
 static char *log_path(struct tc *c)
@@ -284,8 +278,6 @@ Test(repaird, runs_with_only_the_maintenance_keyring)
     struct tc c;
     struct sv_keyring *kr = NULL;
     char *log, *full, *hidden, *mk, *in, *got, *s;
-    size_t la, lb;
-    uint8_t *x, *y;
     pid_t pid;
 
     tc_make(&c, 6, NULL);
@@ -321,11 +313,7 @@ Test(repaird, runs_with_only_the_maintenance_keyring)
         "%s", s);
     free(s);
     cr_assert(asprintf(&in, "%s/a", c.tmp) > 0);
-    x = tu_read_file(in, &la);
-    y = tu_read_file(got, &lb);
-    cr_assert(x && y && la == lb && !memcmp(x, y, la));
-    free(x);
-    free(y);
+    cr_assert(tc_same_file(in, got));
     free(in);
     free(got);
     free(full);
