@@ -260,8 +260,66 @@ static void label(struct mbuf *b, const char *s)
     }
 }
 
+/* One unlabelled sample with its HELP and TYPE lines; frac: printed with
+ * three decimals, else whole. */
+struct scalar {
+    const char *name, *type, *help;
+    double v;
+    int frac;
+};
+
+static void scalars(struct mbuf *b, const struct scalar *m, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        metric(b, m[i].name, m[i].type, m[i].help);
+        if (m[i].frac)
+            mb_printf(b, "%s %.3f\n", m[i].name, m[i].v);
+        else
+            mb_printf(b, "%s %.0f\n", m[i].name, m[i].v);
+    }
+}
+
+#define NSCALAR(a) (sizeof(a) / sizeof((a)[0]))
+
 static void status_metrics(struct mbuf *b, const struct sv_repair_status *st)
 {
+    const struct scalar m[] = {
+        {"shardvault_repair_queue_length", "gauge",
+         "Segments queued for repair.", (double)st->queued, 0},
+        {"shardvault_repair_bytes_to_rebuild", "gauge",
+         "Bytes of shards the queue still needs written.",
+         (double)st->bytes_to_rebuild, 0},
+        {"shardvault_repair_rate_bytes_per_second", "gauge",
+         "Measured rebuild rate (0 until measured).", (double)st->rate_bps, 0},
+        {"shardvault_repair_eta_seconds", "gauge",
+         "Time to rebuild the queue at the measured rate (-1 unknown).",
+         st->eta_seconds, 0},
+        {"shardvault_repair_passes_total", "counter",
+         "Repair passes completed.", (double)st->passes, 0},
+        {"shardvault_repair_bytes_rebuilt_total", "counter",
+         "Bytes of shards written by rebuilds and moves.",
+         (double)st->bytes_rebuilt, 0},
+        {"shardvault_repair_shards_rebuilt_total", "counter",
+         "Shards decoded and stored again.", (double)st->shards_rebuilt, 0},
+        {"shardvault_repair_shards_moved_total", "counter",
+         "Shards copied off draining providers.", (double)st->shards_moved, 0},
+        {"shardvault_scrub_bytes_total", "counter",
+         "Bytes read and checked by the deep scrub.", (double)st->scrub_bytes,
+         0},
+        {"shardvault_scrub_bad_shards_total", "counter",
+         "Shards the scrub found bad.", (double)st->scrub_bad, 0},
+        {"shardvault_inventory_collected_total", "counter",
+         "Unknown shards deleted by the inventory.", (double)st->collected, 0},
+        {"shardvault_repair_last_pass_timestamp_seconds", "gauge",
+         "When the last complete pass ended.", (double)st->last_pass_end, 0},
+        {"shardvault_repair_last_pass_duration_seconds", "gauge",
+         "How long the last complete pass took.", st->last_pass_seconds, 1},
+        {"shardvault_scrub_last_cycle_end_timestamp_seconds", "gauge",
+         "When the scrub last finished reading every shard (0 never).",
+         (double)st->scrub_last_cycle_end, 0},
+    };
     unsigned i;
 
     metric(b, "shardvault_repair_queue_segments", "gauge",
@@ -272,61 +330,7 @@ static void status_metrics(struct mbuf *b, const struct sv_repair_status *st)
                       "shardvault_repair_queue_segments{left=\"%u\"} "
                       "%llu\n",
                       i, (unsigned long long)st->by_left[i]);
-    metric(b, "shardvault_repair_queue_length", "gauge",
-           "Segments queued for repair.");
-    mb_printf(b, "shardvault_repair_queue_length %llu\n",
-              (unsigned long long)st->queued);
-    metric(b, "shardvault_repair_bytes_to_rebuild", "gauge",
-           "Bytes of shards the queue still needs written.");
-    mb_printf(b, "shardvault_repair_bytes_to_rebuild %llu\n",
-              (unsigned long long)st->bytes_to_rebuild);
-    metric(b, "shardvault_repair_rate_bytes_per_second", "gauge",
-           "Measured rebuild rate (0 until measured).");
-    mb_printf(b, "shardvault_repair_rate_bytes_per_second %llu\n",
-              (unsigned long long)st->rate_bps);
-    metric(b, "shardvault_repair_eta_seconds", "gauge",
-           "Time to rebuild the queue at the measured rate (-1 unknown).");
-    mb_printf(b, "shardvault_repair_eta_seconds %.0f\n", st->eta_seconds);
-    metric(b, "shardvault_repair_passes_total", "counter",
-           "Repair passes completed.");
-    mb_printf(b, "shardvault_repair_passes_total %llu\n",
-              (unsigned long long)st->passes);
-    metric(b, "shardvault_repair_bytes_rebuilt_total", "counter",
-           "Bytes of shards written by rebuilds and moves.");
-    mb_printf(b, "shardvault_repair_bytes_rebuilt_total %llu\n",
-              (unsigned long long)st->bytes_rebuilt);
-    metric(b, "shardvault_repair_shards_rebuilt_total", "counter",
-           "Shards decoded and stored again.");
-    mb_printf(b, "shardvault_repair_shards_rebuilt_total %llu\n",
-              (unsigned long long)st->shards_rebuilt);
-    metric(b, "shardvault_repair_shards_moved_total", "counter",
-           "Shards copied off draining providers.");
-    mb_printf(b, "shardvault_repair_shards_moved_total %llu\n",
-              (unsigned long long)st->shards_moved);
-    metric(b, "shardvault_scrub_bytes_total", "counter",
-           "Bytes read and checked by the deep scrub.");
-    mb_printf(b, "shardvault_scrub_bytes_total %llu\n",
-              (unsigned long long)st->scrub_bytes);
-    metric(b, "shardvault_scrub_bad_shards_total", "counter",
-           "Shards the scrub found bad.");
-    mb_printf(b, "shardvault_scrub_bad_shards_total %llu\n",
-              (unsigned long long)st->scrub_bad);
-    metric(b, "shardvault_inventory_collected_total", "counter",
-           "Unknown shards deleted by the inventory.");
-    mb_printf(b, "shardvault_inventory_collected_total %llu\n",
-              (unsigned long long)st->collected);
-    metric(b, "shardvault_repair_last_pass_timestamp_seconds", "gauge",
-           "When the last complete pass ended.");
-    mb_printf(b, "shardvault_repair_last_pass_timestamp_seconds %lld\n",
-              (long long)st->last_pass_end);
-    metric(b, "shardvault_repair_last_pass_duration_seconds", "gauge",
-           "How long the last complete pass took.");
-    mb_printf(b, "shardvault_repair_last_pass_duration_seconds %.3f\n",
-              st->last_pass_seconds);
-    metric(b, "shardvault_scrub_last_cycle_end_timestamp_seconds", "gauge",
-           "When the scrub last finished reading every shard (0 never).");
-    mb_printf(b, "shardvault_scrub_last_cycle_end_timestamp_seconds %lld\n",
-              (long long)st->scrub_last_cycle_end);
+    scalars(b, m, NSCALAR(m));
 }
 
 /* One gauge per provider: what 0 shards, 1 bytes, 2 failures. */
@@ -373,24 +377,22 @@ static void prov_metrics(struct mbuf *b, const struct sv_repair_prov *p,
 static void pass_metrics(struct mbuf *b, const struct sv_repair_stats *s,
                          unsigned passes)
 {
-    metric(b, "shardvault_repaird_passes", "counter",
-           "Passes this daemon ran since it started.");
-    mb_printf(b, "shardvault_repaird_passes %u\n", passes);
-    metric(b, "shardvault_repair_last_pass_errors", "gauge",
-           "Errors in the last pass.");
-    mb_printf(b, "shardvault_repair_last_pass_errors %u\n", s->errors);
-    metric(b, "shardvault_repair_last_pass_missing", "gauge",
-           "Shards the last inventory found missing.");
-    mb_printf(b, "shardvault_repair_last_pass_missing %llu\n",
-              (unsigned long long)s->missing);
-    metric(b, "shardvault_repair_last_pass_segments_repaired", "gauge",
-           "Segments the last pass brought back to full redundancy.");
-    mb_printf(b, "shardvault_repair_last_pass_segments_repaired %llu\n",
-              (unsigned long long)s->segments_repaired);
-    metric(b, "shardvault_repair_last_pass_segments_lost", "gauge",
-           "Segments with fewer than k shards readable in the last pass.");
-    mb_printf(b, "shardvault_repair_last_pass_segments_lost %llu\n",
-              (unsigned long long)s->segments_lost);
+    const struct scalar m[] = {
+        {"shardvault_repaird_passes", "counter",
+         "Passes this daemon ran since it started.", passes, 0},
+        {"shardvault_repair_last_pass_errors", "gauge",
+         "Errors in the last pass.", s->errors, 0},
+        {"shardvault_repair_last_pass_missing", "gauge",
+         "Shards the last inventory found missing.", (double)s->missing, 0},
+        {"shardvault_repair_last_pass_segments_repaired", "gauge",
+         "Segments the last pass brought back to full redundancy.",
+         (double)s->segments_repaired, 0},
+        {"shardvault_repair_last_pass_segments_lost", "gauge",
+         "Segments with fewer than k shards readable in the last pass.",
+         (double)s->segments_lost, 0},
+    };
+
+    scalars(b, m, NSCALAR(m));
 }
 
 char *rt_metrics(struct sv_vault *v, const struct sv_repair_stats *last,
@@ -399,6 +401,9 @@ char *rt_metrics(struct sv_vault *v, const struct sv_repair_stats *last,
     struct mbuf b = {0};
     struct sv_repair_status *st = calloc(1, sizeof(*st));
     struct sv_repair_prov *p = NULL;
+    struct scalar okm = {"shardvault_repair_status_ok", "gauge",
+                         "1 if the catalog could be read for these figures.", 0,
+                         0};
     size_t n = 0;
     int ok = 1;
 
@@ -414,9 +419,8 @@ char *rt_metrics(struct sv_vault *v, const struct sv_repair_stats *last,
         ok = 0;
     if (last)
         pass_metrics(&b, last, passes);
-    metric(&b, "shardvault_repair_status_ok", "gauge",
-           "1 if the catalog could be read for these figures.");
-    mb_printf(&b, "shardvault_repair_status_ok %d\n", ok);
+    okm.v = ok;
+    scalars(&b, &okm, 1);
     free(p);
     free(st);
     if (b.nomem) {
