@@ -125,23 +125,33 @@ static void fetch_slots(struct rjob *j, const unsigned *idx, unsigned cnt)
     sv_batch_destroy(&b);
 }
 
-/* Cheapest egress first, then lowest latency, then index. */
-static const struct rjob *g_sort_job;
-static int cand_cmp(const void *a, const void *b)
+/* Whether shard x should be read before shard y: cheapest egress first,
+ * then lowest latency, then lower index. */
+static int cheaper(const struct rjob *j, unsigned x, unsigned y)
 {
-    const struct rjob *j = g_sort_job;
-    unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
     int px = sv_vault_prov_index(j->r->v, j->rec.shard[x].provider);
     int py = sv_vault_prov_index(j->r->v, j->rec.shard[y].provider);
     const struct rprov *u = &j->r->pv[px], *w = &j->r->pv[py];
 
     if (u->egress != w->egress)
-        return u->egress < w->egress ? -1 : 1;
+        return u->egress < w->egress;
     if (u->lat != w->lat)
-        return u->lat < w->lat ? -1 : 1;
-    return x < y ? -1 : x > y;
+        return u->lat < w->lat;
+    return x < y;
 }
-static pthread_mutex_t g_sort_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Order the n (at most SV_MAX_N) candidates, cheapest first. */
+static void sort_candidates(const struct rjob *j, unsigned *c, unsigned n)
+{
+    unsigned i, k, x;
+
+    for (i = 1; i < n; i++) {
+        x = c[i];
+        for (k = i; k > 0 && cheaper(j, x, c[k - 1]); k--)
+            c[k] = c[k - 1];
+        c[k] = x;
+    }
+}
 
 /*
  * Read good shards until k are in hand (sources already fetched count):
@@ -163,10 +173,7 @@ static unsigned read_sources(struct rjob *j, unsigned *k, unsigned *m,
         else if (j->kind[i] == SL_GOOD)
             cand[ncand++] = i;
     }
-    pthread_mutex_lock(&g_sort_mu);
-    g_sort_job = j;
-    qsort(cand, ncand, sizeof(cand[0]), cand_cmp);
-    pthread_mutex_unlock(&g_sort_mu);
+    sort_candidates(j, cand, ncand);
     while (nhave < *k && ci < ncand) {
         want = *k - nhave;
         for (cnt = 0; cnt < want && ci < ncand; cnt++)
@@ -467,7 +474,7 @@ static void repair_one(struct rjob *j, const struct work *w)
     struct rp *r = j->r;
     struct sv_vault *v = r->v;
     struct sv_seg_rec *s = &j->rec;
-    unsigned i, nlost = 0, nmove = 0, k, m, nhave, placed, failed;
+    unsigned i, nlost = 0, nmove = 0, k, m, nhave, placed, failed, ntarget;
     unsigned idx[SV_MAX_N], cnt = 0, src = SV_MAX_N;
     uint8_t *ptrs[SV_MAX_N];
     unsigned char present[SV_MAX_N], want[SV_MAX_N];
@@ -524,8 +531,9 @@ static void repair_one(struct rjob *j, const struct work *w)
                 j->have[idx[i]] = 1;
                 continue;
             }
-            j->kind[idx[i]] = SL_LOST;
+            j->kind[idx[i]] = SL_LOST; /* rebuilt from the others */
             nlost++;
+            nmove--;
         }
     }
     k = v->cfg->k + v->cfg->m == s->n ? v->cfg->k : (s->n + 1u) / 2;
@@ -562,8 +570,10 @@ static void repair_one(struct rjob *j, const struct work *w)
             return;
         }
     }
+    ntarget = 0;
     for (i = 0; i < s->n; i++) {
         j->target[i] = j->kind[i] == SL_LOST || j->kind[i] == SL_MOVE;
+        ntarget += j->target[i];
         if (j->have[i] && src == SV_MAX_N)
             src = i;
     }
@@ -573,7 +583,7 @@ static void repair_one(struct rjob *j, const struct work *w)
         sv_rp_error(r,
                     "%s segment %u: no room for its %u shard(s) to "
                     "rebuild: %s",
-                    j->oh, s->segment, nlost + nmove, why);
+                    j->oh, s->segment, ntarget, why);
         j->st.segments_failed++;
         return;
     }
@@ -663,7 +673,7 @@ static void repair_one(struct rjob *j, const struct work *w)
         placed = 0;
         for (i = 0; i < s->n; i++)
             placed += j->stored[i];
-        if (placed == nlost + nmove)
+        if (placed == ntarget)
             j->st.segments_repaired++;
         else
             j->st.segments_failed++;

@@ -395,6 +395,48 @@ Test(repair, a_provider_lost_for_good_is_rebuilt_elsewhere_within_the_caps)
     fx_free(&f);
 }
 
+/* k=2 m=3 on six providers at one shard per provider: with two providers
+ * down, a segment that had shards on both has room for only one of them
+ * elsewhere; the caps hold, the rest stays queued with a reason. */
+Test(repair, the_caps_hold_when_there_is_not_room_for_everything)
+{
+    struct tv t;
+    struct sv_repair_stats st;
+    uint8_t *data = tu_bytes(OBJ_SIZE, 9);
+    struct sv_stat *s;
+    unsigned g, x, y, good;
+
+    tv_make(&t, 2, 3, 6, "64K", NULL);
+    tv_put_ok(t.v, "o", data, OBJ_SIZE);
+    cr_assert_eq(sv_repair_provider_set(t.v, "p0", "down", 0), SV_OK);
+    cr_assert_eq(sv_repair_provider_set(t.v, "p1", "down", 0), SV_OK);
+    st = pass_ok(t.v);
+    cr_assert_gt(st.shards_rebuilt, 0);
+    cr_assert_gt(st.segments_failed, 0);
+    cr_assert(strstr(st.first_error, "no room") ||
+                  strstr(st.first_error, "max_per_provider"),
+              "%s", st.first_error);
+    s = tv_stat(t.v, "o");
+    for (g = 0; g < s->nseg; g++) {
+        good = 0;
+        for (x = 0; x < s->seg[g].n; x++) {
+            const char *p = s->seg[g].shard[x].provider;
+            int lost = !strcmp(p, "p0") || !strcmp(p, "p1");
+
+            good += !lost;
+            for (y = 0; y < s->seg[g].n; y++)
+                cr_assert(y == x || strcmp(p, s->seg[g].shard[y].provider),
+                          "segment %u: two shards on %s", g, p);
+        }
+        cr_assert_geq(good, 4, "segment %u: %u good", g, good);
+    }
+    sv_stat_free(s);
+    tv_get_eq(t.v, "o", data, OBJ_SIZE);
+    cr_assert_gt(tv_repairs(t.v), 0);
+    free(data);
+    tv_free(&t);
+}
+
 Test(repair, a_provider_that_comes_back_loses_its_stale_shards)
 {
     struct fx f;
@@ -467,6 +509,8 @@ Test(repair, drain_of_a_bad_copy_falls_back_to_a_rebuild)
     cr_assert_eq(st.shards_rebuilt, 1);
     cr_assert_eq(st.shards_moved, on - 1);
     cr_assert_eq(st.decodes, 1);
+    cr_assert_eq(st.segments_failed, 0);
+    cr_assert_eq(st.segments_repaired, st.queued);
     cr_assert_eq(tv_shards_on(f.t.v, (size_t)pi), 0);
     fx_check(&f);
     fx_free(&f);
