@@ -501,7 +501,7 @@ enum sv_err sv_rp_inflight_clear(struct rp *r, unsigned job)
     return rc;
 }
 
-static int inflight_decode(const uint8_t *b, size_t len, struct inflight *f)
+int sv_rp_inflight_decode(const uint8_t *b, size_t len, struct inflight *f)
 {
     size_t i;
 
@@ -583,7 +583,7 @@ static enum sv_err recover_inflight(struct rp *r)
             goto out;
         if (!len)
             continue;
-        if (inflight_decode(val, len, f)) {
+        if (sv_rp_inflight_decode(val, len, f)) {
             sv_rp_error(r, "catalog state %s is malformed; dropped", key);
             rc = sv_rp_inflight_clear(r, j);
             if (rc)

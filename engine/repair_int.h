@@ -150,6 +150,8 @@ struct inflight {
     } e[2 * SV_MAX_N];
 };
 
+/* The record's bytes (fuzzed): 0, or -1 if malformed. */
+int sv_rp_inflight_decode(const uint8_t *b, size_t len, struct inflight *f);
 enum sv_err sv_rp_inflight_put(struct rp *r, unsigned job,
                                const struct inflight *f);
 enum sv_err sv_rp_inflight_clear(struct rp *r, unsigned job);
@@ -180,6 +182,18 @@ int sv_rp_shard_room(uint8_t **bufs, size_t *have, unsigned n,
 
 /* ---- the phases ------------------------------------------------------ */
 
+/*
+ * The keyed hash in a shard name "<prefix>/<2 hex>/<32 hex>" (no
+ * "<prefix>/" when the prefix is empty; a key from a provider's listing,
+ * fuzzed): 0 and out filled if key has that form, -1 otherwise.
+ */
+int sv_rp_name_hash(const char *key, const char *prefix,
+                    uint8_t out[NAME_HASH]);
+/* Object id, segment and index from the first bytes of a stored object
+ * (fuzzed): 0, or -1 if it does not start with a shard header. */
+int sv_rp_hdr_ids(const uint8_t *h, size_t len, uint8_t oid[SV_OID_LEN],
+                  uint64_t *segment, unsigned *index);
+
 /* Inventory of configured provider pi (also its health probe). */
 enum sv_err sv_rp_inventory_one(struct rp *r, size_t pi);
 
@@ -193,6 +207,8 @@ struct scur {
 };
 
 enum sv_err sv_rp_scur_load(struct sv_cat *cat, struct scur *c);
+/* The cursor's record (fuzzed): 0, or -1 if malformed (*c zeroed). */
+int sv_rp_scur_decode(const uint8_t *b, size_t len, struct scur *c);
 /* One pass's slice of the deep scrub. */
 enum sv_err sv_rp_scrub(struct rp *r);
 

@@ -33,13 +33,7 @@ static int hexval(int c)
     return -1;
 }
 
-/*
- * The keyed hash in a shard name "<prefix>/<2 hex>/<32 hex>" (no
- * "<prefix>/" when the prefix is empty): 0 and out filled if key has that
- * form, -1 otherwise (not a shard of any vault with this prefix).
- */
-static int name_hash(const char *key, const char *prefix,
-                     uint8_t out[NAME_HASH])
+int sv_rp_name_hash(const char *key, const char *prefix, uint8_t out[NAME_HASH])
 {
     size_t plen = prefix ? strlen(prefix) : 0, i;
     const char *p = key;
@@ -64,13 +58,10 @@ static int name_hash(const char *key, const char *prefix,
     return 0;
 }
 
-/*
- * Object id, segment and index from the first SV_SHARD_HDR_LEN bytes of a
- * shard (format version 1, engine/shard.c: magic at 0, index at 10,
- * segment at 12, object id at 20). -1 if it is not a shard header.
- */
-static int hdr_ids(const uint8_t *h, size_t len, uint8_t oid[SV_OID_LEN],
-                   uint64_t *segment, unsigned *index)
+/* Shard format version 1 (engine/shard.c): magic at 0, header length at
+ * 6, index at 10, segment at 12, object id at 20. */
+int sv_rp_hdr_ids(const uint8_t *h, size_t len, uint8_t oid[SV_OID_LEN],
+                  uint64_t *segment, unsigned *index)
 {
     if (len < SV_SHARD_HDR_LEN || memcmp(h, SV_SHARD_MAGIC, 4) ||
         sv_rp_get_le(h + 6, 2) != SV_SHARD_HDR_LEN)
@@ -113,7 +104,7 @@ static void inv_add(struct inv *in, const uint8_t *oid, uint32_t segment,
     int fresh;
 
     sv_shard_name(v->kr, in->prefix, oid, segment, index, name);
-    if (name_hash(name, in->prefix, h))
+    if (sv_rp_name_hash(name, in->prefix, h))
         return; /* cannot happen: our own names parse */
     val = sv_rp_ktab_put(&in->tab, h, &fresh);
     if (!val) {
@@ -154,7 +145,7 @@ static int inv_key(void *ctx, const char *key, uint64_t size, int64_t mtime)
         in->stopped = 1;
         return 1;
     }
-    if (name_hash(key, in->prefix, h)) {
+    if (sv_rp_name_hash(key, in->prefix, h)) {
         in->foreign++;
         sv_debug("repair: provider %s: key %s is not a shard name; left "
                  "alone",
@@ -217,7 +208,8 @@ static int inv_collect(struct inv *in, const char *key, struct sv_seg_rec *rec)
                 v->prov[in->pi].conf->name, key, sv_errmsg(rc));
         return 0;
     }
-    if (hdr_ids(hdr, nread, oid, &segment, &index) || segment > UINT32_MAX) {
+    if (sv_rp_hdr_ids(hdr, nread, oid, &segment, &index) ||
+        segment > UINT32_MAX) {
         in->foreign++;
         sv_warn("repair: provider %s: %s is not a shard; left alone",
                 v->prov[in->pi].conf->name, key);

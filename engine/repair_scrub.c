@@ -49,17 +49,27 @@ enum sv_err sv_rp_scur_load(struct sv_cat *cat, struct scur *c)
     }
     if (rc)
         return rc;
-    if (len == SCUR_LEN && b[0] == 1) {
-        c->valid = b[1] != 0;
-        memcpy(c->oid, b + 2, SV_OID_LEN);
-        c->segment = (uint32_t)sv_rp_get_le(b + 18, 4);
-        c->ordinal = sv_rp_get_le(b + 22, 8);
-        c->cycle_start = (int64_t)sv_rp_get_le(b + 30, 8);
-        c->last_cycle_end = (int64_t)sv_rp_get_le(b + 38, 8);
-        c->last_pass = (int64_t)sv_rp_get_le(b + 46, 8);
-    }
+    if (sv_rp_scur_decode(b, len, c))
+        sv_warn("repair: catalog state %s is malformed; the scrub starts "
+                "over",
+                K_SCRUB);
     free(b);
     return SV_OK;
+}
+
+int sv_rp_scur_decode(const uint8_t *b, size_t len, struct scur *c)
+{
+    memset(c, 0, sizeof(*c));
+    if (len != SCUR_LEN || b[0] != 1 || b[1] > 1)
+        return -1;
+    c->valid = b[1];
+    memcpy(c->oid, b + 2, SV_OID_LEN);
+    c->segment = (uint32_t)sv_rp_get_le(b + 18, 4);
+    c->ordinal = sv_rp_get_le(b + 22, 8);
+    c->cycle_start = (int64_t)sv_rp_get_le(b + 30, 8);
+    c->last_cycle_end = (int64_t)sv_rp_get_le(b + 38, 8);
+    c->last_pass = (int64_t)sv_rp_get_le(b + 46, 8);
+    return 0;
 }
 
 struct scrub {

@@ -49,7 +49,15 @@ unsigned sv_rp_errs_parse(const uint8_t *b, size_t len,
             break;
         tab = memchr(p, '\t', (size_t)(nl - p));
         if (tab) {
-            st->errors[n].when = strtoll(p, NULL, 10);
+            const char *d;
+            int64_t when = 0;
+
+            /* the bytes are not NUL-terminated: no strtoll */
+            for (d = p;
+                 d < tab && *d >= '0' && *d <= '9' && when < INT64_MAX / 10 - 9;
+                 d++)
+                when = when * 10 + (*d - '0');
+            st->errors[n].when = when;
             snprintf(st->errors[n].msg, sizeof(st->errors[n].msg), "%.*s",
                      (int)(nl - tab - 1), tab + 1);
             n++;
