@@ -673,10 +673,24 @@ static void repair_one(struct rjob *j, const struct work *w)
         placed = 0;
         for (i = 0; i < s->n; i++)
             placed += j->stored[i];
-        if (placed == ntarget)
+        if (placed == ntarget) {
             j->st.segments_repaired++;
-        else
+        } else {
+            /* The catalog queues by shard states; shards on a down
+             * provider still read OK there, so queue what is left here. */
+            unsigned left = placed;
+
+            for (i = 0; i < s->n; i++)
+                left += !j->stored[i] && j->kind[i] == SL_GOOD;
+            if (sv_cat_repair_add(v->cat, (uint8_t)left, s->oid, s->segment))
+                sv_err_clear();
+            sv_rp_error(r,
+                        "%s segment %u: %u of its %u shard(s) to rebuild "
+                        "stored; the others stay queued: %s",
+                        j->oh, s->segment, placed, ntarget,
+                        *why ? why : "their stores failed");
             j->st.segments_failed++;
+        }
     }
     rc = sv_rp_inflight_clear(r, j->id);
     if (rc)

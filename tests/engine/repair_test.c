@@ -413,9 +413,8 @@ Test(repair, the_caps_hold_when_there_is_not_room_for_everything)
     st = pass_ok(t.v);
     cr_assert_gt(st.shards_rebuilt, 0);
     cr_assert_gt(st.segments_failed, 0);
-    cr_assert(strstr(st.first_error, "no room") ||
-                  strstr(st.first_error, "max_per_provider"),
-              "%s", st.first_error);
+    cr_assert(strstr(st.first_error, "max_per_provider=1"), "%s",
+              st.first_error);
     s = tv_stat(t.v, "o");
     for (g = 0; g < s->nseg; g++) {
         good = 0;
