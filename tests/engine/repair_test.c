@@ -800,10 +800,12 @@ Test(repair, refusals)
     int fd;
 
     cr_assert_eq(sv_repair_pass(NULL, NULL, &st), SV_INVAL);
+    cr_assert_eq(sv_repair_interval(NULL), 300);
     cr_assert_eq(sv_repair_status(NULL, &rs), SV_INVAL);
     cr_assert_eq(sv_repair_open(NULL, NULL, &v), SV_INVAL);
     cr_assert_eq(sv_repair_open("/nonexistent/vault", NULL, &v), SV_NOTFOUND);
     fx_make(&f, 6, NULL);
+    cr_assert_eq(sv_repair_interval(f.t.v), f.t.v->cfg->repair_interval);
     /* another worker holds the vault */
     cr_assert(asprintf(&lock, "%s/locks/repair.lock", f.t.dir) > 0);
     fd = open(lock, O_RDWR | O_CREAT, 0600);
