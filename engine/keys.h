@@ -70,8 +70,10 @@ void sv_keys_free(struct sv_keyring *kr);
 int sv_keys_is_full(const struct sv_keyring *kr);
 void sv_keys_vault_id(const struct sv_keyring *kr,
                       uint8_t out[SV_VAULT_ID_LEN]);
-/* The check value of this keyring's root (maintenance keyrings: of their
- * maintenance key); compared with the catalog's at vault open. */
+/* The check value of this keyring: a keyed hash (maintenance key, derived
+ * from the root) of the vault id, so a full keyring and the maintenance
+ * keyring exported from it give the same value; compared with the
+ * catalog's at vault open. */
 void sv_keys_check_value(const struct sv_keyring *kr,
                          uint8_t out[SV_KEY_CHECK_LEN]);
 

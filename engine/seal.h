@@ -51,4 +51,24 @@ enum sv_err sv_open_segment(enum sv_cipher c, const uint8_t dek[SV_DEK_LEN],
                             int final, const uint8_t *in, size_t clen,
                             uint8_t *out) SV_MUST_CHECK;
 
+/*
+ * The same with the tag apart (tag: SV_SEAL_TAG bytes), for callers that
+ * keep it elsewhere; len is the plaintext / ciphertext length without the
+ * tag. in == out allowed. Errors as above.
+ */
+enum sv_err sv_seal_segment_detached(enum sv_cipher c,
+                                     const uint8_t dek[SV_DEK_LEN],
+                                     const uint8_t oid[SV_OID_LEN],
+                                     uint64_t segment, int final,
+                                     const uint8_t *in, size_t len,
+                                     uint8_t *out,
+                                     uint8_t tag[SV_SEAL_TAG]) SV_MUST_CHECK;
+enum sv_err sv_open_segment_detached(enum sv_cipher c,
+                                     const uint8_t dek[SV_DEK_LEN],
+                                     const uint8_t oid[SV_OID_LEN],
+                                     uint64_t segment, int final,
+                                     const uint8_t *in, size_t len,
+                                     const uint8_t tag[SV_SEAL_TAG],
+                                     uint8_t *out) SV_MUST_CHECK;
+
 #endif

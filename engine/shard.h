@@ -10,8 +10,9 @@
  *     shards, for catalog rebuild)
  *   chunk (chunk length bytes: this shard's EC chunk)
  *   authenticator (SV_SHARD_TAG bytes: Poly1305 with a per-shard key
- *     derived from the maintenance key and object id | segment | index,
- *     over everything above)
+ *     derived from the maintenance key and object id | segment | index
+ *     (and header | record, so the one-time key changes with them), over
+ *     everything above)
  *
  * The parser takes untrusted bytes: every length is checked against the
  * buffer and against sane limits; malformed input is SV_CORRUPT with what
@@ -88,8 +89,9 @@ enum sv_err sv_shard_verify(const struct sv_keyring *kr, const uint8_t *buf,
 
 /*
  * Opaque name of shard (oid, segment, index): "<prefix>/<2 hex>/<32 hex>"
- * from a keyed BLAKE2b (naming key). prefix may be "" (then no leading
- * slash). out holds SV_SHARD_NAME_MAX bytes.
+ * from a keyed BLAKE2b (naming key). prefix may be "" or NULL (then no
+ * leading slash); a prefix longer than 64 bytes is cut at 64. out holds
+ * SV_SHARD_NAME_MAX bytes.
  */
 void sv_shard_name(const struct sv_keyring *kr, const char *prefix,
                    const uint8_t oid[SV_OID_LEN], uint64_t segment,
