@@ -858,6 +858,13 @@ enum sv_err sv_catalog_rebuild(const char *dir,
     snprintf(rb.prefix, sizeof(rb.prefix), "%s%s", rb.v->cfg->shard_prefix,
              *rb.v->cfg->shard_prefix ? "/" : "");
     rc = scan(&rb);
+    if (!rc && !rb.nsh && rb.res->bad)
+        rc = sv_err_set(SV_AUTH,
+                        "catalog rebuild: none of the %llu keys on the "
+                        "providers authenticates under key file %s: wrong "
+                        "key file?",
+                        (unsigned long long)rb.res->bad,
+                        rb.v->key_path ? rb.v->key_path : "(key_command)");
     if (!rc)
         rc = decide(&rb);
     if (!rc)
