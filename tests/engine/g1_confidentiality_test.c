@@ -1,0 +1,354 @@
+/*
+ * tests/engine/g1_confidentiality_test.c: guarantee G1 on local directory
+ * providers (the embedded default: six providers, three owners, three
+ * jurisdictions). After putting a corpus with marker strings, distinctive
+ * names and repeated blocks, the provider directories are read directly
+ * (not through shardvault): no file holds a marker, a name, any 32-byte
+ * window of any plaintext, the key file, the root secret, a subkey or a
+ * data key; no provider, owner or jurisdiction holds k or more shards of
+ * any segment (by the catalog and by what the directories hold); shard
+ * names are opaque; no two stored files are equal.
+ */
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/config.h"
+#include "engine/shard.h"
+#include "engine/shardvault.h"
+#include "engine/vault.h"
+#include "tests/lib/g1scan.h"
+#include "tests/lib/testutil.h"
+#include "tests/lib/tvault.h"
+
+#define SEG TV_SEG
+#define MAX_FILES 4096
+
+struct stored {
+    char key[256];  /* path relative to the provider directory */
+    int prov;       /* index in v->prov */
+    uint8_t digest[32];
+};
+
+static struct {
+    struct stored f[MAX_FILES];
+    size_t n;
+    int prov;
+    size_t rootlen;
+    struct g1_corpus *c;
+    unsigned findings;
+    char first[1024];
+} W;
+
+/* The key of a file in an fs provider directory (providers/fs.c): a
+ * trailing "%" marks a directory, "%XX" escapes a byte. */
+static void fs_key(const char *rel, char *out, size_t cap)
+{
+    size_t o = 0;
+    unsigned x;
+
+    for (; *rel && o + 1 < cap; rel++) {
+        if (*rel == '%' && (rel[1] == '/' || !rel[1]))
+            continue;
+        if (*rel == '%' && sscanf(rel + 1, "%2x", &x) == 1) {
+            out[o++] = (char)x;
+            rel += 2;
+            continue;
+        }
+        out[o++] = *rel;
+    }
+    out[o] = '\0';
+}
+
+static int walk_cb(const char *path, const struct stat *sb, int flag,
+                   struct FTW *ftw)
+{
+    struct stored *s;
+    char why[1024];
+    uint8_t *b;
+    size_t len;
+
+    (void)sb;
+    (void)ftw;
+    if (flag != FTW_F)
+        return 0;
+    cr_assert_lt(W.n, MAX_FILES);
+    s = &W.f[W.n++];
+    fs_key(path + W.rootlen + 1, s->key, sizeof(s->key));
+    s->prov = W.prov;
+    b = tu_read_file(path, &len);
+    cr_assert(b || !len, "read %s", path);
+    crypto_generichash(s->digest, sizeof(s->digest), b, len, NULL, 0);
+    if (g1_scan(W.c, path, b, len, why, sizeof(why)) && !W.findings++)
+        snprintf(W.first, sizeof(W.first), "%s", why);
+    free(b);
+    return 0;
+}
+
+/* Read every file of every provider directory. */
+static void walk_providers(struct tv *t)
+{
+    char *root;
+    size_t i;
+
+    W.n = 0;
+    for (i = 0; i < t->v->nprov; i++) {
+        cr_assert(asprintf(&root, "%s/providers/%s", t->dir,
+                           t->v->prov[i].conf->name) > 0);
+        W.prov = (int)i;
+        W.rootlen = strlen(root);
+        cr_assert_eq(nftw(root, walk_cb, 16, FTW_PHYS), 0);
+        free(root);
+    }
+}
+
+static void make_vault(struct tv *t)
+{
+    char *text, *seg, *conf;
+    enum sv_err rc;
+
+    memset(t, 0, sizeof(*t));
+    t->tmp = tu_tmpdir("g1");
+    cr_assert(asprintf(&t->dir, "%s/vault", t->tmp) > 0);
+    text = sv_config_default_text(t->dir);
+    seg = strstr(text, "segment_size = 8M");
+    cr_assert(seg, "the default config sets segment_size = 8M");
+    *seg = '\0';
+    cr_assert(asprintf(&conf, "%ssegment_size = 64K%s", text,
+                       seg + strlen("segment_size = 8M")) > 0);
+    rc = sv_vault_create(t->dir, conf, 0, 0, &t->v);
+    cr_assert_eq(rc, SV_OK, "%s", sv_errmsg(rc));
+    free(conf);
+    free(text);
+}
+
+static void put_corpus(struct tv *t, struct g1_corpus *c)
+{
+    size_t i, len;
+    const uint8_t *d;
+
+    for (i = 0; i < g1_count(c); i++) {
+        d = g1_data(c, i, &len);
+        tv_put_ok(t->v, g1_name(c, i), d, len);
+    }
+}
+
+/* The key file, the root secret (hex and bytes), its subkeys, every
+ * object's data key. */
+static void add_secrets(struct tv *t, struct g1_corpus *c)
+{
+    uint8_t root[32], sub[32], dek[SV_DEK_LEN];
+    char *text, *r, hexroot[65];
+    size_t len, i;
+    struct sv_obj_rec o;
+
+    text = (char *)tu_read_file(t->v->key_path, &len);
+    cr_assert(text && len > 64);
+    g1_add_secret(c, "the key file's text", text, len);
+    r = strstr(text, "root = ");
+    cr_assert(r);
+    memcpy(hexroot, r + 7, 64);
+    hexroot[64] = '\0';
+    g1_add_secret(c, "the root secret (hex)", hexroot, 64);
+    cr_assert_eq(sodium_hex2bin(root, 32, hexroot, 64, NULL, NULL, NULL), 0);
+    g1_add_secret(c, "the root secret", root, 32);
+    for (i = 1; i <= 4; i++) {
+        char label[64];
+
+        crypto_kdf_derive_from_key(sub, 32, i, "shardvlt", root);
+        snprintf(label, sizeof(label), "subkey %zu of the root", i);
+        g1_add_secret(c, label, sub, 32);
+    }
+    for (i = 0; i < g1_count(c); i++) {
+        cr_assert_eq(sv_cat_get_object(t->v->cat, g1_name(c, i), &o), SV_OK);
+        cr_assert_eq(sv_keys_unwrap_dek(t->v->kr, o.oid, o.key_gen,
+                                        o.wrapped_dek, dek),
+                     SV_OK);
+        g1_add_secret(c, "a data key", dek, sizeof(dek));
+        sv_obj_rec_release(&o);
+    }
+    sodium_memzero(root, sizeof(root));
+    sodium_memzero(sub, sizeof(sub));
+    sodium_memzero(dek, sizeof(dek));
+    sodium_memzero(text, len);
+    free(text);
+}
+
+Test(g1, scanner_finds_what_it_should)
+{
+    struct g1_corpus *c = g1_corpus_new(SEG);
+    uint8_t *buf = tu_bytes(10000, 3);
+    const uint8_t *d;
+    char why[512];
+    size_t len;
+
+    cr_assert_eq(g1_scan(c, "random", buf, 10000, why, sizeof(why)), 0,
+                 "%s", why);
+    d = g1_data(c, 2, &len);
+    memcpy(buf + 5000, d + 777, G1_WINDOW);
+    cr_assert_eq(g1_scan(c, "planted", buf, 10000, why, sizeof(why)), 1);
+    cr_assert(strstr(why, "at byte 5000 holds plaintext of"), "%s", why);
+    memcpy(buf + 100, "SV-MARKER-CONFIDENTIAL-0001", 27);
+    cr_assert_eq(g1_scan(c, "marked", buf, 10000, why, sizeof(why)), 2);
+    cr_assert(strstr(why, "marker"), "%s", why);
+    tu_fill(buf, 10000, 3);
+    memcpy(buf + 9000, g1_name(c, 3), strlen(g1_name(c, 3)));
+    cr_assert_eq(g1_scan(c, "named", buf, 10000, why, sizeof(why)), 1);
+    cr_assert(strstr(why, "object name"), "%s", why);
+    tu_fill(buf, 10000, 3);
+    memset(buf + 10, 0, 500); /* padding-like zeros are not plaintext */
+    cr_assert_eq(g1_scan(c, "zeros", buf, 10000, why, sizeof(why)), 0);
+    g1_add_secret(c, "a test secret", "0123456789abcdef", 16);
+    memcpy(buf + 20, "0123456789abcdef", 16);
+    cr_assert_eq(g1_scan(c, "secret", buf, 10000, why, sizeof(why)), 1);
+    cr_assert(strstr(why, "a test secret"), "%s", why);
+    cr_assert_eq(g1_check_key(c, "sv", "sv/ab/0123456789abcdef0123456789abcdef",
+                              NULL, 0, why, sizeof(why)),
+                 0);
+    cr_assert_eq(g1_check_key(c, "sv", "sv/ab/photos", NULL, 0, why,
+                              sizeof(why)),
+                 1);
+    {
+        const char *h[6] = {"a", "b", "a", "c", "a", "d"};
+
+        cr_assert_eq(g1_check_holders(h, 6, 4, 2, why, sizeof(why)), 1);
+        cr_assert(strstr(why, "a holds 3 of the 6"), "%s", why);
+        h[4] = "d";
+        cr_assert_eq(g1_check_holders(h, 6, 4, 2, why, sizeof(why)), 0);
+    }
+    free(buf);
+    g1_corpus_free(c);
+}
+
+/* What the providers' directories hold, byte for byte. */
+Test(g1, nothing_readable_reaches_a_provider)
+{
+    struct g1_corpus *c = g1_corpus_new(SEG);
+    struct tv t;
+    size_t i, j;
+
+    make_vault(&t);
+    put_corpus(&t, c);
+    /* the same bytes under another name: no shard may repeat */
+    {
+        size_t len;
+        const uint8_t *d = g1_data(c, 1, &len);
+
+        tv_put_ok(t.v, "copy/of-the-repeated-block", d, len);
+    }
+    add_secrets(&t, c);
+    W.c = c;
+    W.findings = 0;
+    walk_providers(&t);
+    cr_assert_eq(W.findings, 0, "%u finding(s), first: %s", W.findings,
+                 W.first);
+    cr_assert_eq(W.n, tv_shards_total(t.v), "only shards are stored");
+    for (i = 0; i < W.n; i++)
+        for (j = i + 1; j < W.n; j++)
+            cr_assert(memcmp(W.f[i].digest, W.f[j].digest, 32),
+                      "%s and %s hold the same bytes", W.f[i].key,
+                      W.f[j].key);
+    for (i = 0; i < g1_count(c); i++) {
+        const uint8_t *d = g1_data(c, i, &j);
+
+        tv_get_eq(t.v, g1_name(c, i), d, j);
+    }
+    g1_corpus_free(c);
+    tv_free(&t);
+}
+
+/* Which provider directory holds the file named base; -1 if none, -2 if
+ * more than one. */
+static int holder_of(const char *base)
+{
+    int who = -1;
+    size_t i;
+
+    for (i = 0; i < W.n; i++) {
+        const char *b = strrchr(W.f[i].key, '/');
+
+        if (b && !strcmp(b + 1, base))
+            who = who == -1 ? W.f[i].prov : -2;
+    }
+    return who;
+}
+
+/* Holdings per segment, by the catalog and by the directories, and the
+ * shard names. */
+Test(g1, no_party_holds_k_shards_and_names_are_opaque)
+{
+    struct g1_corpus *c = g1_corpus_new(SEG);
+    uint8_t (*oids)[16];
+    char why[512], sname[SV_SHARD_NAME_MAX];
+    unsigned k, m, checked = 0;
+    struct tv t;
+    size_t i;
+
+    make_vault(&t);
+    put_corpus(&t, c);
+    k = t.v->cfg->k;
+    m = t.v->cfg->m;
+    W.c = c;
+    walk_providers(&t);
+    oids = calloc(g1_count(c), sizeof(*oids));
+    cr_assert(oids);
+    for (i = 0; i < g1_count(c); i++) {
+        struct sv_stat *s = tv_stat(t.v, g1_name(c, i));
+        uint32_t seg;
+
+        memcpy(oids[i], s->obj.oid, 16);
+        for (seg = 0; seg < s->nseg; seg++) {
+            const struct sv_segment_info *si = &s->seg[seg];
+            const char *byp[SV_MAX_N], *byo[SV_MAX_N], *byj[SV_MAX_N];
+            const char *dp[SV_MAX_N], *dow[SV_MAX_N], *dj[SV_MAX_N];
+            unsigned x;
+
+            cr_assert_eq(si->n, k + m);
+            for (x = 0; x < si->n; x++) {
+                int h;
+
+                byp[x] = si->shard[x].provider;
+                byo[x] = si->shard[x].owner;
+                byj[x] = si->shard[x].jurisdiction;
+                sv_shard_name(t.v->kr, t.v->cfg->shard_prefix, s->obj.oid,
+                              seg, x, sname);
+                h = holder_of(strrchr(sname, '/') + 1);
+                cr_assert_geq(h, 0, "%s seg %u shard %u: %s on disk",
+                              g1_name(c, i), seg, x,
+                              h == -1 ? "not found" : "more than once");
+                dp[x] = t.v->prov[h].conf->name;
+                dow[x] = t.v->prov[h].conf->owner;
+                dj[x] = t.v->prov[h].conf->jurisdiction;
+                cr_assert_str_eq(dp[x], byp[x], "catalog and disk agree");
+            }
+            cr_assert_eq(g1_check_holders(byp, si->n, k, m, why,
+                                          sizeof(why)), 0, "%s", why);
+            cr_assert_eq(g1_check_holders(byo, si->n, k, m, why,
+                                          sizeof(why)), 0, "%s", why);
+            cr_assert_eq(g1_check_holders(byj, si->n, k, m, why,
+                                          sizeof(why)), 0, "%s", why);
+            cr_assert_eq(g1_check_holders(dp, si->n, k, m, why,
+                                          sizeof(why)), 0, "%s", why);
+            cr_assert_eq(g1_check_holders(dow, si->n, k, m, why,
+                                          sizeof(why)), 0, "%s", why);
+            cr_assert_eq(g1_check_holders(dj, si->n, k, m, why,
+                                          sizeof(why)), 0, "%s", why);
+            checked++;
+        }
+        sv_stat_free(s);
+    }
+    cr_assert_eq(checked, 4 + 3 + 2 + 1 + 1 + 1);
+    for (i = 0; i < W.n; i++)
+        cr_assert_eq(g1_check_key(c, t.v->cfg->shard_prefix, W.f[i].key,
+                                  (const uint8_t(*)[16])oids, g1_count(c),
+                                  why, sizeof(why)),
+                     0, "%s", why);
+    free(oids);
+    g1_corpus_free(c);
+    tv_free(&t);
+}
