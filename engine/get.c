@@ -12,8 +12,10 @@
  * Data chunks are copied out of the shard buffers into one contiguous
  * segment buffer by the pool threads (the AEAD needs contiguous
  * ciphertext); parity chunks are decoded from where they were read. With a
- * pipeline depth of 2 the next segment is fetched while this one is opened
- * and written.
+ * pipeline depth of 2 the pool fetches the next segments and opens (AEAD)
+ * one segment while this thread opens or writes another, so both cores
+ * share every stage; at depth 1 each segment is fetched, opened and
+ * written in turn.
  */
 #include "engine/vault.h"
 
@@ -27,6 +29,10 @@
 #include "engine/crashpoint.h"
 #include "engine/seal.h"
 #include "engine/shard.h"
+
+/* Segments in flight at once with a pipeline depth of 2: one being
+ * written, one being opened, one being fetched. */
+#define GET_DEPTH 3
 
 struct get_ctx;
 
@@ -54,7 +60,12 @@ struct get_seg {
     struct sv_batch batch;
     char causes[768];
     unsigned ncauses;
-    int started;
+    /* decode + AEAD open, run in the pool (or inline at depth 1) */
+    struct sv_task otask;
+    struct sv_batch obatch;
+    int need_decode;
+    enum sv_err orc;
+    char oerr[512];
 };
 
 struct get_ctx {
@@ -65,9 +76,10 @@ struct get_ctx {
     unsigned k, m, n;
     uint8_t dek[SV_DEK_LEN];
     size_t chunk_max, buf_len;
-    struct get_seg *gs[2];
+    struct get_seg *gs[GET_DEPTH];
     unsigned depth;
     struct sv_get_stats st;
+    char msg[1024]; /* the error sentence, kept across waits */
 };
 
 static void *xalign(size_t len)
@@ -196,11 +208,14 @@ static void shard_run(struct sv_task *t)
                gs->rec.chunk_len);
 }
 
+static void open_run(struct sv_task *t);
+
 static void seg_free(struct get_seg *gs)
 {
     if (!gs)
         return;
     sv_batch_destroy(&gs->batch);
+    sv_batch_destroy(&gs->obatch);
     free(gs->data);
     free(gs->bufs);
     free(gs);
@@ -214,7 +229,9 @@ static struct get_seg *seg_new(struct get_ctx *gc)
     if (!gs)
         return NULL;
     sv_batch_init(&gs->batch);
+    sv_batch_init(&gs->obatch);
     gs->gc = gc;
+    gs->otask.fn = open_run;
     gs->data = xalign(gc->k * gc->chunk_max);
     /* Untouched shard buffers cost no memory: parity ones are only
      * written when a data shard is missing. */
@@ -323,7 +340,6 @@ static enum sv_err start_segment(struct get_seg *gs, uint64_t segno)
     gs->causes[0] = '\0';
     memset(gs->have, 0, sizeof(gs->have));
     memset(gs->report, 0, sizeof(gs->report));
-    gs->started = 1;
     rc = sv_cat_get_segment(gc->v->cat, gc->obj.oid, (uint32_t)segno,
                             &gs->rec);
     if (rc == SV_NOTFOUND)
@@ -348,17 +364,15 @@ static enum sv_err start_segment(struct get_seg *gs, uint64_t segno)
     return SV_OK;
 }
 
-/* Wait for k good shards (fetching more as others fail), decode, open. */
-static enum sv_err finish_segment(struct get_seg *gs)
+/* Wait for k good shards, fetching more as others fail, and report the
+ * bad and missing ones. */
+static enum sv_err fetch_segment(struct get_seg *gs)
 {
     struct get_ctx *gc = gs->gc;
     struct sv_vault *v = gc->v;
-    uint8_t *ptr[SV_EC_MAX_N];
-    unsigned char want[SV_EC_MAX_N];
-    unsigned i, need_decode = 0;
-    enum sv_err rc = SV_OK;
+    unsigned i;
+    enum sv_err rc;
 
-    gs->started = 0;
     for (;;) {
         sv_batch_wait(&gs->batch);
         gs->inflight = 0;
@@ -410,12 +424,27 @@ static enum sv_err finish_segment(struct get_seg *gs)
                           "shards readable (%s)",
                           gc->name, (unsigned long long)gs->segment,
                           gs->good, gc->k, gs->causes);
-    for (i = 0; i < gc->k; i++) {
-        ptr[i] = gs->data + (size_t)i * gs->rec.chunk_len;
-        want[i] = !gs->have[i];
-        need_decode |= want[i];
-    }
-    if (need_decode) {
+    gs->need_decode = 0;
+    for (i = 0; i < gc->k; i++)
+        gs->need_decode |= !gs->have[i];
+    gc->st.segments_degraded += gs->need_decode != 0;
+    return SV_OK;
+}
+
+/* Decode (if a data chunk is missing) and open the segment in place. */
+static enum sv_err open_segment(struct get_seg *gs)
+{
+    struct get_ctx *gc = gs->gc;
+    uint8_t *ptr[SV_EC_MAX_N];
+    unsigned char want[SV_EC_MAX_N];
+    unsigned i;
+    enum sv_err rc;
+
+    if (gs->need_decode) {
+        for (i = 0; i < gc->k; i++) {
+            ptr[i] = gs->data + (size_t)i * gs->rec.chunk_len;
+            want[i] = !gs->have[i];
+        }
         for (i = gc->k; i < gc->n; i++) {
             ptr[i] = gs->have[i] ? (uint8_t *)gs->sh[i].chunk : NULL;
             want[i] = 0;
@@ -425,7 +454,6 @@ static enum sv_err finish_segment(struct get_seg *gs)
         if (rc)
             return sv_err_wrap(rc, "get '%s': segment %llu: decoding: ",
                                gc->name, (unsigned long long)gs->segment);
-        gc->st.segments_degraded++;
     }
     rc = sv_open_segment((enum sv_cipher)gc->obj.cipher, gc->dek,
                          gc->obj.oid, gs->segment,
@@ -434,7 +462,25 @@ static enum sv_err finish_segment(struct get_seg *gs)
     if (rc)
         return sv_err_wrap(rc, "get '%s': segment %llu: ", gc->name,
                            (unsigned long long)gs->segment);
-    gc->st.segments++;
+    return SV_OK;
+}
+
+static void open_run(struct sv_task *t)
+{
+    struct get_seg *gs = sv_container_of(t, struct get_seg, otask);
+
+    gs->orc = open_segment(gs);
+    if (gs->orc)
+        sv_err_copy(gs->orc, gs->oerr, sizeof(gs->oerr));
+}
+
+/* Wait for the open of gs (pool) and hand its outcome to this thread. */
+static enum sv_err opened(struct get_seg *gs)
+{
+    sv_batch_wait(&gs->obatch);
+    if (gs->orc)
+        return sv_err_set(gs->orc, "%s", gs->oerr);
+    gs->gc->st.segments++;
     return SV_OK;
 }
 
@@ -486,7 +532,7 @@ static enum sv_err get_init(struct get_ctx *gc)
     gc->buf_len = (SV_SHARD_HDR_LEN + SV_RECORD_ALLOWANCE + gc->chunk_max +
                    SV_SHARD_TAG + 1 + SV_EC_ALIGN - 1) &
                   ~(size_t)(SV_EC_ALIGN - 1);
-    gc->depth = v->jobs >= 2 ? 2 : 1;
+    gc->depth = v->jobs >= 2 ? GET_DEPTH : 1;
     for (i = 0; i < gc->depth; i++) {
         gc->gs[i] = seg_new(gc);
         if (!gc->gs[i])
@@ -495,12 +541,92 @@ static enum sv_err get_init(struct get_ctx *gc)
     return SV_OK;
 }
 
+/* Write the part of [off, end) that segment gs holds. */
+static enum sv_err emit(struct get_ctx *gc, struct get_seg *gs, uint64_t off,
+                        uint64_t end, int fd)
+{
+    uint64_t base = gs->segment * gc->obj.segment_size, a, b;
+    enum sv_err rc;
+
+    a = off > base ? off - base : 0;
+    b = end - base < gs->rec.payload_len - SV_SEAL_TAG
+            ? end - base
+            : gs->rec.payload_len - SV_SEAL_TAG;
+    rc = write_all(fd, gs->data + a, (size_t)(b - a), gc->name);
+    if (!rc)
+        gc->st.bytes += b - a;
+    return rc;
+}
+
+/* Depth 1: fetch, open and write each segment in turn on this thread
+ * (the pool still runs the k fetches of a segment in parallel). */
+static enum sv_err get_serial(struct get_ctx *gc, uint64_t first,
+                              uint64_t last, uint64_t off, uint64_t end,
+                              int fd)
+{
+    struct get_seg *gs = gc->gs[0];
+    enum sv_err rc = SV_OK;
+    uint64_t s;
+
+    for (s = first; !rc && s <= last; s++) {
+        rc = start_segment(gs, s);
+        if (!rc)
+            rc = fetch_segment(gs);
+        if (!rc)
+            rc = open_segment(gs);
+        if (!rc) {
+            gc->st.segments++;
+            rc = emit(gc, gs, off, end, fd);
+        }
+    }
+    return rc;
+}
+
+/* Depth 2: while segment s is checked here and opened in the pool, s + 1
+ * and s + 2 are being fetched and s - 1 is written. */
+static enum sv_err get_pipelined(struct get_ctx *gc, uint64_t first,
+                                 uint64_t last, uint64_t off, uint64_t end,
+                                 int fd)
+{
+    struct get_seg *cur, *prev = NULL;
+    enum sv_err rc;
+    uint64_t s;
+
+    rc = start_segment(gc->gs[0], first);
+    if (!rc && first + 1 <= last)
+        rc = start_segment(gc->gs[1], first + 1);
+    for (s = first; !rc && s <= last; s++) {
+        cur = gc->gs[(s - first) % GET_DEPTH];
+        rc = fetch_segment(cur);
+        if (rc)
+            break;
+        cur->orc = SV_OK;
+        sv_pool_submit(gc->v->pool, &cur->obatch, &cur->otask);
+        if (prev) {
+            rc = opened(prev);
+            if (!rc)
+                rc = emit(gc, prev, off, end, fd);
+            if (rc)
+                break;
+        }
+        /* the buffer of s + 2 is prev's, written just now */
+        if (s + 2 <= last)
+            rc = start_segment(gc->gs[(s - first + 2) % GET_DEPTH], s + 2);
+        prev = cur;
+    }
+    if (!rc && prev) {
+        rc = opened(prev);
+        if (!rc)
+            rc = emit(gc, prev, off, end, fd);
+    }
+    return rc;
+}
+
 enum sv_err sv_get(struct sv_vault *v, const char *name, uint64_t off,
                    uint64_t len, int fd, struct sv_get_stats *stats)
 {
     struct get_ctx *gc;
-    uint64_t end, first, last, s, a, b, base;
-    struct get_seg *cur;
+    uint64_t end;
     enum sv_err rc;
     size_t i;
 
@@ -537,37 +663,26 @@ enum sv_err sv_get(struct sv_vault *v, const char *name, uint64_t off,
     rc = get_init(gc);
     if (rc || end == off)
         goto out;
-    first = off / gc->obj.segment_size;
-    last = (end - 1) / gc->obj.segment_size;
-    rc = start_segment(gc->gs[0], first);
-    for (s = first; !rc && s <= last; s++) {
-        cur = gc->gs[(s - first) % gc->depth];
-        if (gc->depth == 2 && s < last)
-            rc = start_segment(gc->gs[(s - first + 1) % 2], s + 1);
-        if (rc)
-            break;
-        rc = finish_segment(cur);
-        if (rc)
-            break;
-        base = s * gc->obj.segment_size;
-        a = off > base ? off - base : 0;
-        b = end - base < cur->rec.payload_len - SV_SEAL_TAG
-                ? end - base
-                : cur->rec.payload_len - SV_SEAL_TAG;
-        rc = write_all(fd, cur->data + a, (size_t)(b - a), name);
-        if (rc)
-            break;
-        gc->st.bytes += b - a;
-        if (gc->depth == 1 && s < last)
-            rc = start_segment(cur, s + 1);
-    }
+    if (gc->depth == 1)
+        rc = get_serial(gc, off / gc->obj.segment_size,
+                        (end - 1) / gc->obj.segment_size, off, end, fd);
+    else
+        rc = get_pipelined(gc, off / gc->obj.segment_size,
+                           (end - 1) / gc->obj.segment_size, off, end, fd);
 out:
-    for (i = 0; i < 2; i++) {
+    /* Waiting runs queued tasks here, which may set this thread's detail
+     * sentence: keep ours. */
+    if (rc)
+        sv_err_copy(rc, gc->msg, sizeof(gc->msg));
+    for (i = 0; i < GET_DEPTH; i++) {
         if (gc->gs[i]) {
             sv_batch_wait(&gc->gs[i]->batch);
+            sv_batch_wait(&gc->gs[i]->obatch);
             seg_free(gc->gs[i]);
         }
     }
+    if (rc)
+        sv_err_set(rc, "%s", gc->msg);
     sodium_memzero(gc->dek, sizeof(gc->dek));
     if (stats && !rc)
         *stats = gc->st;

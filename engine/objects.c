@@ -24,23 +24,11 @@
 
 #define DEL_BATCH 64
 
-static void oid_hex(const uint8_t oid[SV_OID_LEN], char out[2 * SV_OID_LEN + 1])
-{
-    static const char d[] = "0123456789abcdef";
-    unsigned i;
-
-    for (i = 0; i < SV_OID_LEN; i++) {
-        out[2 * i] = d[oid[i] >> 4];
-        out[2 * i + 1] = d[oid[i] & 15];
-    }
-    out[2 * SV_OID_LEN] = '\0';
-}
-
 static char *lock_path(const struct sv_vault *v, const uint8_t oid[SV_OID_LEN])
 {
     char h[2 * SV_OID_LEN + 1], *p;
 
-    oid_hex(oid, h);
+    sv_hex(oid, SV_OID_LEN, h);
     if (asprintf(&p, "%s/locks/%s", v->dir, h) < 0)
         return NULL;
     return p;

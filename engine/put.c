@@ -93,6 +93,7 @@ struct put_ctx {
     struct sv_intent intent;
     int lock_fd;
     int launched; /* anything reached a provider or the catalog */
+    char msg[1024]; /* an error sentence kept across waits */
     struct sv_put_result res;
 };
 
@@ -641,8 +642,12 @@ static enum sv_err put_segments(struct put_ctx *pc)
     }
     return finish_segment(pc, prev);
 wait_prev:
-    if (prev)
+    if (prev) {
+        /* waiting may run tasks that set this thread's detail: keep ours */
+        sv_err_copy(rc, pc->msg, sizeof(pc->msg));
         sv_batch_wait(&prev->batch);
+        sv_err_set(rc, "%s", pc->msg);
+    }
     return rc;
 }
 
@@ -652,7 +657,6 @@ enum sv_err sv_put(struct sv_vault *v, const char *name, int fd,
 {
     struct put_ctx *pc = NULL;
     struct sv_obj_rec retired;
-    char msg[1024];
     enum sv_err rc;
     size_t i;
 
@@ -713,14 +717,14 @@ fail:
         enum sv_err r2;
 
         /* Keep the sentence: collecting may set its own. */
-        sv_err_copy(rc, msg, sizeof(msg));
+        sv_err_copy(rc, pc->msg, sizeof(pc->msg));
         for (i = 0; i < pc->depth; i++)
             if (pc->seg[i])
                 sv_batch_wait(&pc->seg[i]->batch);
         r2 = sv_vault_collect(v, pc->rec.oid, &pc->intent, NULL);
         if (r2)
             sv_warn("put '%s': cleaning up: %s", name, sv_errmsg(r2));
-        sv_err_set(rc, "%s", msg);
+        sv_err_set(rc, "%s", pc->msg);
     }
     if (pc->lock_fd >= 0) {
         /* Released after the cleanup: if it failed, the intent stays and

@@ -288,7 +288,9 @@ enum sv_err sv_vault_create(const char *dir, const char *config_text,
 out:
     sv_cat_close(cat);
     sv_keys_free(kr);
-    if (rc && rc != SV_EXISTS) {
+    if (rc) {
+        /* only what this call made: an existing vault returned before
+         * anything was written */
         if (made_cat)
             remove_flat_dir(cat_dir);
         if (made_key)
@@ -308,7 +310,7 @@ out:
     return rc;
 }
 
-static void hex(const uint8_t *b, size_t n, char *out)
+void sv_hex(const uint8_t *b, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";
     size_t i;
@@ -355,8 +357,8 @@ static enum sv_err check_keys(struct sv_vault *v)
         return rc;
     sv_keys_vault_id(v->kr, id);
     if (memcmp(id, meta.vault_id, sizeof(id))) {
-        hex(id, sizeof(id), a);
-        hex(meta.vault_id, sizeof(id), b);
+        sv_hex(id, sizeof(id), a);
+        sv_hex(meta.vault_id, sizeof(id), b);
         return sv_err_set(SV_AUTH,
                           "key file %s belongs to vault %s, but the vault in "
                           "%s is %s: wrong key file",

@@ -147,6 +147,9 @@ enum sv_err sv_check_name(const char *name) SV_MUST_CHECK;
  * their causes to the caller this way). */
 void sv_err_copy(enum sv_err rc, char *buf, size_t cap);
 
+/* Lower-case hex of n bytes into out (2n + 1 bytes). */
+void sv_hex(const uint8_t *b, size_t n, char *out);
+
 /* Fill the public object view from a catalog record (name borrowed). */
 void sv_object_info_from(const struct sv_obj_rec *o,
                          struct sv_object_info *out);

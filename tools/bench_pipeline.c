@@ -228,36 +228,22 @@ static void measure_stages(struct sv_vault *v, const char *input,
 
 /* ---- the pipeline ------------------------------------------------------- */
 
-static void timed_put(struct sv_vault *v, const char *name,
-                      const char *input, struct run *best)
+/* Put input as name (input != NULL) or get name to /dev/null, timed. */
+static void timed(struct sv_vault *v, const char *name, const char *input,
+                  struct sv_get_stats *st, struct run *best)
 {
-    int fd = open(input, O_RDONLY | O_CLOEXEC);
+    int fd = input ? open(input, O_RDONLY | O_CLOEXEC)
+                   : open("/dev/null", O_WRONLY | O_CLOEXEC);
     double t0, c0;
     enum sv_err rc;
 
     if (fd < 0)
-        die(1, "bench pipeline: %s: %s", input, strerror(errno));
+        die(1, "bench pipeline: %s: %s", input ? input : "/dev/null",
+            strerror(errno));
     c0 = cpu_now();
     t0 = now();
-    rc = sv_put(v, name, fd, NULL, NULL);
-    t0 = now() - t0;
-    c0 = cpu_now() - c0;
-    close(fd);
-    if (rc)
-        die_err(rc, "bench pipeline: ");
-    keep_best(best, t0, c0);
-}
-
-static void timed_get(struct sv_vault *v, const char *name,
-                      struct sv_get_stats *st, struct run *best)
-{
-    int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    double t0, c0;
-    enum sv_err rc;
-
-    c0 = cpu_now();
-    t0 = now();
-    rc = sv_get(v, name, 0, SV_TO_END, fd, st);
+    rc = input ? sv_put(v, name, fd, NULL, NULL)
+               : sv_get(v, name, 0, SV_TO_END, fd, st);
     t0 = now() - t0;
     c0 = cpu_now() - c0;
     close(fd);
@@ -439,8 +425,8 @@ int bench_pipeline(int argc, char **argv)
     fflush(stdout);
 
     for (r = 0; r < runs; r++) {
-        timed_put(v, "one", input, &put1);
-        timed_get(v, "one", NULL, &get1);
+        timed(v, "one", input, NULL, &put1);
+        timed(v, "one", NULL, NULL, &get1);
         if (r + 1 < runs)
             remove_object(v, "one");
     }
@@ -448,13 +434,13 @@ int bench_pipeline(int argc, char **argv)
     pin(0);
     v = open_vault(vdir, 2);
     for (r = 0; r < runs; r++) {
-        timed_put(v, "two", input, &put2);
+        timed(v, "two", input, NULL, &put2);
         remove_object(v, "two");
-        timed_get(v, "one", NULL, &get2);
+        timed(v, "one", NULL, NULL, &get2);
     }
     degrade(v, "one");
     for (r = 0; r < runs; r++)
-        timed_get(v, "one", &gst, &getd);
+        timed(v, "one", NULL, &gst, &getd);
     ok = check_bytes(v, "one", input, check, size);
     remove_object(v, "one");
     sv_vault_close(v);

@@ -45,18 +45,8 @@ int cmd_ls(int argc, char **argv)
     struct ls_out l = {0};
     struct sv_vault *v;
     enum sv_err rc;
-    int a, json = 0;
+    int json = vt_args_json(argc, argv, USAGE, &prefix);
 
-    for (a = 1; a < argc; a++) {
-        if (!strcmp(argv[a], "--json"))
-            json = 1;
-        else if (argv[a][0] == '-')
-            usage_die(USAGE, "unknown option '%s'", argv[a]);
-        else if (!prefix)
-            prefix = argv[a];
-        else
-            usage_die(USAGE, "one PREFIX only");
-    }
     if (json)
         l.arr = json_array();
     v = vt_open(SV_OPEN_READONLY, NULL);

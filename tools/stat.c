@@ -122,18 +122,8 @@ int cmd_stat(int argc, char **argv)
     struct sv_stat *s = NULL;
     struct sv_vault *v;
     enum sv_err rc;
-    int a, json = 0;
+    int json = vt_args_json(argc, argv, USAGE, &name);
 
-    for (a = 1; a < argc; a++) {
-        if (!strcmp(argv[a], "--json"))
-            json = 1;
-        else if (argv[a][0] == '-')
-            usage_die(USAGE, "unknown option '%s'", argv[a]);
-        else if (!name)
-            name = argv[a];
-        else
-            usage_die(USAGE, "one NAME only");
-    }
     if (!name)
         usage_die(USAGE, "stat needs an object NAME");
     v = vt_open(SV_OPEN_READONLY, NULL);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "tools/tools.h"
@@ -81,4 +82,22 @@ int vt_parse_u64(const char *s, uint64_t *out)
         return -1;
     *out = v;
     return 0;
+}
+
+int vt_args_json(int argc, char **argv, const char *usage, const char **pos)
+{
+    int a, json = 0;
+
+    *pos = NULL;
+    for (a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "--json"))
+            json = 1;
+        else if (argv[a][0] == '-')
+            usage_die(usage, "unknown option '%s'", argv[a]);
+        else if (!*pos)
+            *pos = argv[a];
+        else
+            usage_die(usage, "unexpected argument '%s'", argv[a]);
+    }
+    return json;
 }

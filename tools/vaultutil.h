@@ -21,6 +21,11 @@ const char *vt_size(uint64_t bytes, char *buf);
 const char *vt_time(int64_t t, char *buf);
 /* Lower-case hex of n bytes into out (2n + 1 bytes). */
 void vt_hex(const uint8_t *b, size_t n, char *out);
+/* Arguments of the form [ARG] [--json]: at most one positional (in *pos,
+ * NULL if absent) and --json (the return value); anything else is a usage
+ * error naming usage. */
+int vt_args_json(int argc, char **argv, const char *usage, const char **pos);
+
 /* Parse a non-negative decimal; -1 if it is not one. */
 int vt_parse_u64(const char *s, uint64_t *out);
 

@@ -191,3 +191,34 @@ Test(vault, create_with_k_and_m_overrides)
     tu_rmrf(tmp);
     free(tmp);
 }
+
+/* A key file already at the configured path is never overwritten, and the
+ * failed create leaves no config behind. */
+Test(vault, existing_key_file_is_not_overwritten)
+{
+    char *tmp = tu_tmpdir("vault"), *dir, *key, *text, *full, *conf;
+    struct stat st;
+    uint8_t *b;
+    size_t len;
+
+    cr_assert(asprintf(&dir, "%s/v", tmp) > 0);
+    cr_assert(asprintf(&key, "%s/precious.key", tmp) > 0);
+    cr_assert(asprintf(&conf, "%s/shardvault.conf", dir) > 0);
+    cr_assert_eq(tu_write_file(key, "keep me", 7), 0);
+    text = tv_conf_text(4, 2, 6, NULL, NULL);
+    cr_assert(asprintf(&full, "[vault]\nkey_file = %s\n%s", key,
+                       strstr(text, "k = ")) > 0);
+    cr_assert_eq(sv_vault_create(dir, full, 0, 0, NULL), SV_EXISTS, "%s",
+                 sv_errmsg(SV_EXISTS));
+    b = tu_read_file(key, &len);
+    cr_assert(b && len == 7 && !memcmp(b, "keep me", 7));
+    free(b);
+    cr_assert_neq(stat(conf, &st), 0);
+    free(text);
+    free(full);
+    free(conf);
+    free(key);
+    free(dir);
+    tu_rmrf(tmp);
+    free(tmp);
+}
