@@ -10,7 +10,6 @@
  * names are opaque; no two stored files are equal.
  */
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include "engine/shard.h"
 #include "engine/shardvault.h"
 #include "engine/vault.h"
+#include "tests/lib/fswalk.h"
 #include "tests/lib/g1scan.h"
 #include "tests/lib/testutil.h"
 #include "tests/lib/tvault.h"
@@ -38,73 +38,38 @@ struct stored {
 static struct {
     struct stored f[MAX_FILES];
     size_t n;
-    int prov;
-    size_t rootlen;
     struct g1_corpus *c;
     unsigned findings;
     char first[1024];
 } W;
 
-/* The key of a file in an fs provider directory (providers/fs.c): a
- * trailing "%" marks a directory, "%XX" escapes a byte. */
-static void fs_key(const char *rel, char *out, size_t cap)
-{
-    size_t o = 0;
-    unsigned x;
-
-    for (; *rel && o + 1 < cap; rel++) {
-        if (*rel == '%' && (rel[1] == '/' || !rel[1]))
-            continue;
-        if (*rel == '%' && sscanf(rel + 1, "%2x", &x) == 1) {
-            out[o++] = (char)x;
-            rel += 2;
-            continue;
-        }
-        out[o++] = *rel;
-    }
-    out[o] = '\0';
-}
-
-static int walk_cb(const char *path, const struct stat *sb, int flag,
-                   struct FTW *ftw)
+static void walk_one(void *ctx, size_t prov, const char *key,
+                     const char *path, int tmp)
 {
     struct stored *s;
     char why[1024];
     uint8_t *b;
     size_t len;
 
-    (void)sb;
-    (void)ftw;
-    if (flag != FTW_F)
-        return 0;
+    (void)ctx;
+    (void)tmp; /* a temporary is held by the provider too: scanned */
     cr_assert_lt(W.n, MAX_FILES);
     s = &W.f[W.n++];
-    fs_key(path + W.rootlen + 1, s->key, sizeof(s->key));
-    s->prov = W.prov;
+    snprintf(s->key, sizeof(s->key), "%s", key);
+    s->prov = (int)prov;
     b = tu_read_file(path, &len);
     cr_assert(b || !len, "read %s", path);
     crypto_generichash(s->digest, sizeof(s->digest), b, len, NULL, 0);
     if (g1_scan(W.c, path, b, len, why, sizeof(why)) && !W.findings++)
         snprintf(W.first, sizeof(W.first), "%s", why);
     free(b);
-    return 0;
 }
 
 /* Read every file of every provider directory. */
 static void walk_providers(struct tv *t)
 {
-    char *root;
-    size_t i;
-
     W.n = 0;
-    for (i = 0; i < t->v->nprov; i++) {
-        cr_assert(asprintf(&root, "%s/providers/%s", t->dir,
-                           t->v->prov[i].conf->name) > 0);
-        W.prov = (int)i;
-        W.rootlen = strlen(root);
-        cr_assert_eq(nftw(root, walk_cb, 16, FTW_PHYS), 0);
-        free(root);
-    }
+    fw_walk(t->v, t->dir, walk_one, NULL);
 }
 
 static void make_vault(struct tv *t)
