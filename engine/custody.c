@@ -32,8 +32,8 @@
 #include "engine/shamir.h"
 
 #define SPLIT_ID_LEN 16
-#define CHECK_LEN 16
-#define PIECE 32 /* share bytes per share.N line */
+#define CHECK_LEN    16
+#define PIECE        32 /* share bytes per share.N line */
 
 struct share {
     struct sv_ini ini; /* first: share_piece finds the rest */
@@ -85,11 +85,12 @@ static void check_value(const uint8_t vault[SV_VAULT_ID_LEN], uint32_t oldest,
     sodium_memzero(&st, sizeof(st));
 }
 
-/* ---- share files ---------------------------------------------------------- */
+/* ---- share files ----------------------------------------------------------
+ */
 
 /* share.N = <piece N of this share> */
-static int share_piece(struct sv_ini *ini, const char *name,
-                       const char *suffix, const char *value)
+static int share_piece(struct sv_ini *ini, const char *name, const char *suffix,
+                       const char *value)
 {
     struct share *sh = (struct share *)ini;
     uint32_t i;
@@ -146,8 +147,8 @@ static enum sv_err share_parse(const char *text, size_t len, const char *name,
         goto out;
     missing = sv_ini_missing(&sh->ini, (1u << NSHARE_FIELDS) - 1);
     if (missing) {
-        rc = sv_err_set(SV_CORRUPT, "key share %s: no `%s` line", name,
-                        missing);
+        rc =
+            sv_err_set(SV_CORRUPT, "key share %s: no `%s` line", name, missing);
         goto out;
     }
     if (sh->version != 1) {
@@ -162,8 +163,8 @@ static enum sv_err share_parse(const char *text, size_t len, const char *name,
         rc = sv_err_set(SV_CORRUPT,
                         "key share %s: index %u, threshold %u of %u shares, "
                         "generations %u..%u do not add up",
-                        name, sh->index, sh->threshold, sh->shares,
-                        sh->oldest, sh->current);
+                        name, sh->index, sh->threshold, sh->shares, sh->oldest,
+                        sh->current);
         goto out;
     }
     want = sv_keys_secret_len(sh->oldest, sh->current) / PIECE;
@@ -251,7 +252,8 @@ static enum sv_err share_write(const char *path, const struct share *sh,
     return rc;
 }
 
-/* ---- split and combine ------------------------------------------------------ */
+/* ---- split and combine ------------------------------------------------------
+ */
 
 enum sv_err sv_keys_split(const char *key_path, unsigned n, unsigned t,
                           const char *const *share_paths)
@@ -263,8 +265,7 @@ enum sv_err sv_keys_split(const char *key_path, unsigned n, unsigned t,
     unsigned i, written = 0;
     enum sv_err rc;
 
-    if (!key_path || !share_paths || t < 2 || t > n ||
-        n > SV_SHAMIR_MAX_SHARES)
+    if (!key_path || !share_paths || t < 2 || t > n || n > SV_SHAMIR_MAX_SHARES)
         return sv_err_set(SV_INVAL,
                           "key split: %u of %u shares is not a valid "
                           "threshold (2 <= threshold <= shares <= %d)",
@@ -402,8 +403,8 @@ enum sv_err sv_keys_combine(const char *const *share_paths, unsigned count,
                         "split");
         goto out;
     }
-    rc = sv_keys_secret_import(sh[0].vault, sh[0].oldest, sh[0].current,
-                               secret, len, &kr);
+    rc = sv_keys_secret_import(sh[0].vault, sh[0].oldest, sh[0].current, secret,
+                               len, &kr);
     if (rc)
         goto out;
     rc = sv_keys_render(kr, 0, &text, &tlen);

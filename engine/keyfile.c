@@ -23,7 +23,8 @@
 
 #include "engine/keys_int.h"
 
-/* ---- INI ------------------------------------------------------------------ */
+/* ---- INI ------------------------------------------------------------------
+ */
 
 int sv_ini_fail(struct sv_ini *p, enum sv_err e, const char *fmt, ...)
 {
@@ -119,8 +120,7 @@ enum sv_err sv_ini_run(struct sv_ini *p)
     ret = ini_parse_stream(sv_ini_reader, p, sv_ini_handler, p);
     sodium_stackzero(8192);
     if (ret == -2)
-        return sv_err_set(SV_NOMEM, "%s: out of memory while parsing",
-                          p->name);
+        return sv_err_set(SV_NOMEM, "%s: out of memory while parsing", p->name);
     if (ret > 0 && (!p->errline || (unsigned)ret < p->errline))
         return sv_err_set(SV_CORRUPT,
                           "%s: line %d: expected `name = value` or a "
@@ -269,16 +269,15 @@ enum sv_err sv_keys_write_file(const char *path, const char *what,
         }
     }
     if (fd < 0) {
-        rc = sv_err_set(errno == EACCES ? SV_DENIED : SV_IO,
-                        "%s %s: cannot create: %s", what, path,
-                        strerror(errno));
+        rc =
+            sv_err_set(errno == EACCES ? SV_DENIED : SV_IO,
+                       "%s %s: cannot create: %s", what, path, strerror(errno));
         goto out;
     }
     if (fchmod(fd, 0600) != 0 || write_all(fd, buf, len) != 0 ||
         fsync(fd) != 0) {
         rc = sv_err_set(errno == ENOSPC ? SV_NOSPACE : SV_IO,
-                        "%s %s: cannot write: %s", what, path,
-                        strerror(errno));
+                        "%s %s: cannot write: %s", what, path, strerror(errno));
         close(fd);
         unlink(written);
         goto out;
@@ -366,8 +365,7 @@ enum sv_err sv_keys_read_file(const char *path, const char *what, char **buf,
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         if (errno == ENOENT)
-            return sv_err_set(SV_NOTFOUND, "%s %s does not exist", what,
-                              path);
+            return sv_err_set(SV_NOTFOUND, "%s %s does not exist", what, path);
         return sv_err_set(errno == EACCES ? SV_DENIED : SV_IO,
                           "%s %s: cannot open: %s", what, path,
                           strerror(errno));

@@ -118,8 +118,7 @@ static void derive_kwk(const uint8_t root[SV_KEY_LEN], struct sv_kwk *g)
 
 static void derive_subkeys(struct sv_keysec *s)
 {
-    crypto_kdf_derive_from_key(s->meta, SV_KEY_LEN, SUB_META, KDF_CTX,
-                               s->root);
+    crypto_kdf_derive_from_key(s->meta, SV_KEY_LEN, SUB_META, KDF_CTX, s->root);
     crypto_kdf_derive_from_key(s->maint, SV_KEY_LEN, SUB_MAINT, KDF_CTX,
                                s->root);
     crypto_kdf_derive_from_key(s->naming, SV_KEY_LEN, SUB_NAMING, KDF_CTX,
@@ -200,9 +199,9 @@ enum sv_err sv_keys_secret_import(const uint8_t vault_id[SV_VAULT_ID_LEN],
     return SV_OK;
 }
 
-enum sv_err sv_keys_secret_export(const struct sv_keyring *kr,
-                                  uint8_t **secret, size_t *len,
-                                  uint32_t *oldest, uint32_t *current)
+enum sv_err sv_keys_secret_export(const struct sv_keyring *kr, uint8_t **secret,
+                                  size_t *len, uint32_t *oldest,
+                                  uint32_t *current)
 {
     size_t n;
     uint8_t *b, *p;
@@ -245,17 +244,19 @@ enum sv_err sv_keys_render(const struct sv_keyring *kr, int maintenance,
     if (!b.p)
         return sv_err_set(SV_NOMEM, "keyring: out of memory");
     b.p[0] = '\0';
-    sv_sbuf_printf(&b, "# shardvault %s: keep it secret, keep it away from every "
-                  "provider.\n[shardvault-key]\nversion = 1\nkind = %s\n",
-              maintenance ? "maintenance keyring" : "key file",
-              maintenance ? "maintenance" : "full");
+    sv_sbuf_printf(&b,
+                   "# shardvault %s: keep it secret, keep it away from every "
+                   "provider.\n[shardvault-key]\nversion = 1\nkind = %s\n",
+                   maintenance ? "maintenance keyring" : "key file",
+                   maintenance ? "maintenance" : "full");
     sv_sbuf_hex(&b, "vault", kr->vault_id, SV_VAULT_ID_LEN);
     if (maintenance) {
         sv_sbuf_hex(&b, "maint", kr->sec->maint, SV_KEY_LEN);
         sv_sbuf_hex(&b, "naming", kr->sec->naming, SV_KEY_LEN);
     } else {
         sv_sbuf_hex(&b, "root", kr->sec->root, SV_KEY_LEN);
-        sv_sbuf_printf(&b, "oldest = %u\ncurrent = %u\n", kr->oldest, kr->current);
+        sv_sbuf_printf(&b, "oldest = %u\ncurrent = %u\n", kr->oldest,
+                       kr->current);
         for (i = 0; i < kr->sec->ngen; i++) {
             if (kr->sec->gen[i].gen < 2)
                 continue;
@@ -291,21 +292,28 @@ struct kf_parse {
 };
 
 /* Field i sets bit i of ini.seen. */
-enum { K_VERSION, K_KIND, K_VAULT, K_ROOT, K_OLDEST, K_CURRENT, K_MAINT,
-       K_NAMING, K_NFIELDS };
+enum {
+    K_VERSION,
+    K_KIND,
+    K_VAULT,
+    K_ROOT,
+    K_OLDEST,
+    K_CURRENT,
+    K_MAINT,
+    K_NAMING,
+    K_NFIELDS
+};
 #define BIT(f) (1u << (f))
 #define PUB(f) 0, offsetof(struct kf_parse, f)
 #define SEC(f) 1, offsetof(struct kf_secret, f)
 
 static const struct sv_ini_field kf_fields[K_NFIELDS] = {
-    [K_VERSION] = {"version", SV_INI_UINT, PUB(version), 0, 0,
-                   SV_KEYS_MAX_GEN},
+    [K_VERSION] = {"version", SV_INI_UINT, PUB(version), 0, 0, SV_KEYS_MAX_GEN},
     [K_KIND] = {"kind", SV_INI_WORD, PUB(kind), 16, 0, 0},
     [K_VAULT] = {"vault", SV_INI_HEX, PUB(vault), SV_VAULT_ID_LEN, 0, 0},
     [K_ROOT] = {"root", SV_INI_HEX, SEC(root), SV_KEY_LEN, 0, 0},
     [K_OLDEST] = {"oldest", SV_INI_UINT, PUB(oldest), 0, 1, SV_KEYS_MAX_GEN},
-    [K_CURRENT] = {"current", SV_INI_UINT, PUB(current), 0, 1,
-                   SV_KEYS_MAX_GEN},
+    [K_CURRENT] = {"current", SV_INI_UINT, PUB(current), 0, 1, SV_KEYS_MAX_GEN},
     [K_MAINT] = {"maint", SV_INI_HEX, SEC(maint), SV_KEY_LEN, 0, 0},
     [K_NAMING] = {"naming", SV_INI_HEX, SEC(naming), SV_KEY_LEN, 0, 0},
 };
@@ -329,8 +337,8 @@ static int kf_seed_line(struct sv_ini *ini, const char *name,
         return sv_ini_fail(ini, SV_CORRUPT, "too many generations");
     p->s->seeds[p->nseeds].gen = g;
     if (sv_ini_hex(value, p->s->seeds[p->nseeds].seed, SV_KEY_LEN))
-        return sv_ini_fail(ini, SV_CORRUPT, "kwk.%u must be %d hex digits",
-                           g, 2 * SV_KEY_LEN);
+        return sv_ini_fail(ini, SV_CORRUPT, "kwk.%u must be %d hex digits", g,
+                           2 * SV_KEY_LEN);
     p->nseeds++;
     return 1;
 }
@@ -406,19 +414,18 @@ static enum sv_err kf_check_kind(struct kf_parse *p, int *maintenance)
     unsigned forbid, i;
 
     if (!(p->ini.seen & BIT(K_VERSION)) || p->version != 1)
-        return sv_err_set(SV_CORRUPT, "%s: no `version = 1` line; not a "
-                                      "shardvault key file",
+        return sv_err_set(SV_CORRUPT,
+                          "%s: no `version = 1` line; not a "
+                          "shardvault key file",
                           p->ini.name);
     *maintenance = !strcmp(p->kind, "maintenance");
-    if ((p->ini.seen & BIT(K_KIND)) && !*maintenance &&
-        strcmp(p->kind, "full"))
+    if ((p->ini.seen & BIT(K_KIND)) && !*maintenance && strcmp(p->kind, "full"))
         return sv_err_set(SV_CORRUPT,
                           "%s: kind must be `full` or `maintenance`",
                           p->ini.name);
-    missing = sv_ini_missing(&p->ini, BIT(K_VAULT) |
-                                          (*maintenance
-                                               ? maint
-                                               : BIT(K_ROOT) | BIT(K_CURRENT)));
+    missing = sv_ini_missing(
+        &p->ini,
+        BIT(K_VAULT) | (*maintenance ? maint : BIT(K_ROOT) | BIT(K_CURRENT)));
     forbid = p->ini.seen & (*maintenance ? full : maint);
     for (i = 0; i < K_NFIELDS && !extra; i++)
         if (forbid & BIT(i))
@@ -426,8 +433,8 @@ static enum sv_err kf_check_kind(struct kf_parse *p, int *maintenance)
     if (!extra && *maintenance && p->nseeds)
         extra = "kwk.N";
     if (missing || extra)
-        return sv_err_set(SV_CORRUPT, "%s: a %s key file %s `%s`",
-                          p->ini.name, *maintenance ? "maintenance" : "full",
+        return sv_err_set(SV_CORRUPT, "%s: a %s key file %s `%s`", p->ini.name,
+                          *maintenance ? "maintenance" : "full",
                           missing ? "needs" : "cannot have",
                           missing ? missing : extra);
     return SV_OK;
@@ -480,8 +487,7 @@ static enum sv_err parse_named(const char *text, size_t len, const char *name,
     return rc;
 }
 
-enum sv_err sv_keys_parse(const char *text, size_t len,
-                          struct sv_keyring **out)
+enum sv_err sv_keys_parse(const char *text, size_t len, struct sv_keyring **out)
 {
     return parse_named(text, len, "key text", out);
 }
@@ -526,8 +532,8 @@ enum sv_err sv_keys_load_command(const char *command, struct sv_keyring **out)
     rc = sv_keys_read_stream(f, "key_command output", &text, &len);
     st = pclose(f);
     if (!rc && st == -1)
-        rc = sv_err_set(SV_IO, "key_command `%s`: %s", command,
-                        strerror(errno));
+        rc =
+            sv_err_set(SV_IO, "key_command `%s`: %s", command, strerror(errno));
     else if (!rc && WIFSIGNALED(st))
         rc = sv_err_set(SV_IO, "key_command `%s` was killed by signal %d",
                         command, WTERMSIG(st));
@@ -595,8 +601,7 @@ int sv_keys_is_full(const struct sv_keyring *kr)
     return kr && kr->full;
 }
 
-void sv_keys_vault_id(const struct sv_keyring *kr,
-                      uint8_t out[SV_VAULT_ID_LEN])
+void sv_keys_vault_id(const struct sv_keyring *kr, uint8_t out[SV_VAULT_ID_LEN])
 {
     memcpy(out, kr->vault_id, SV_VAULT_ID_LEN);
 }
@@ -607,8 +612,7 @@ void sv_keys_check_value(const struct sv_keyring *kr,
     crypto_generichash_state st;
 
     crypto_generichash_init(&st, kr->sec->maint, SV_KEY_LEN, SV_KEY_CHECK_LEN);
-    crypto_generichash_update(&st, (const uint8_t *)"shardvault key check",
-                              20);
+    crypto_generichash_update(&st, (const uint8_t *)"shardvault key check", 20);
     crypto_generichash_update(&st, kr->vault_id, SV_VAULT_ID_LEN);
     crypto_generichash_final(&st, out, SV_KEY_CHECK_LEN);
     sodium_memzero(&st, sizeof(st));
@@ -673,8 +677,8 @@ enum sv_err sv_keys_rotate(struct sv_keyring *kr, const char *path)
         return sv_err_set(SV_NOKEY, "the maintenance keyring cannot rotate "
                                     "keys; use the vault's key file");
     if (kr->current >= SV_KEYS_MAX_GEN)
-        return sv_err_set(SV_INVAL, "key file %s: no generation after %u",
-                          path, kr->current);
+        return sv_err_set(SV_INVAL, "key file %s: no generation after %u", path,
+                          kr->current);
     return regenerate(kr, path, kr->oldest, kr->current + 1);
 }
 
@@ -711,7 +715,7 @@ void sv_keys_new_oid(uint8_t oid[SV_OID_LEN])
 }
 
 #define WRAP_AD_LEN (SV_VAULT_ID_LEN + SV_OID_LEN + 4)
-#define NONCE_LEN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define NONCE_LEN   crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 
 static void wrap_ad(const struct sv_keyring *kr, const uint8_t *oid,
                     uint32_t gen, uint8_t ad[WRAP_AD_LEN])
@@ -732,8 +736,7 @@ static enum sv_err need_full(const struct sv_keyring *kr)
 enum sv_err sv_keys_wrap_dek(const struct sv_keyring *kr,
                              const uint8_t oid[SV_OID_LEN],
                              const uint8_t dek[SV_DEK_LEN],
-                             uint8_t wrapped[SV_WRAPPED_DEK_LEN],
-                             uint32_t *gen)
+                             uint8_t wrapped[SV_WRAPPED_DEK_LEN], uint32_t *gen)
 {
     const struct sv_kwk *g;
     uint8_t ad[WRAP_AD_LEN];
@@ -748,8 +751,8 @@ enum sv_err sv_keys_wrap_dek(const struct sv_keyring *kr,
     wrap_ad(kr, oid, g->gen, ad);
     randombytes_buf(wrapped, NONCE_LEN);
     crypto_aead_xchacha20poly1305_ietf_encrypt(wrapped + NONCE_LEN, NULL, dek,
-                                               SV_DEK_LEN, ad, sizeof(ad),
-                                               NULL, wrapped, g->key);
+                                               SV_DEK_LEN, ad, sizeof(ad), NULL,
+                                               wrapped, g->key);
     *gen = g->gen;
     return SV_OK;
 }
@@ -787,7 +790,7 @@ enum sv_err sv_keys_unwrap_dek(const struct sv_keyring *kr,
 }
 
 #define REC_AD_LEN (SV_VAULT_ID_LEN + SV_OID_LEN)
-#define REC_MAX (SV_SHARD_MAX_RECORD - SV_SEALED_RECORD_OVERHEAD)
+#define REC_MAX    (SV_SHARD_MAX_RECORD - SV_SEALED_RECORD_OVERHEAD)
 
 enum sv_err sv_keys_seal_record(const struct sv_keyring *kr,
                                 const uint8_t oid[SV_OID_LEN],
@@ -813,9 +816,8 @@ enum sv_err sv_keys_seal_record(const struct sv_keyring *kr,
     memcpy(ad, kr->vault_id, SV_VAULT_ID_LEN);
     memcpy(ad + SV_VAULT_ID_LEN, oid, SV_OID_LEN);
     randombytes_buf(b, NONCE_LEN);
-    crypto_aead_xchacha20poly1305_ietf_encrypt(b + NONCE_LEN, NULL, rec, len,
-                                               ad, sizeof(ad), NULL, b,
-                                               kr->sec->meta);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(
+        b + NONCE_LEN, NULL, rec, len, ad, sizeof(ad), NULL, b, kr->sec->meta);
     *out = b;
     *outlen = len + SV_SEALED_RECORD_OVERHEAD;
     return SV_OK;

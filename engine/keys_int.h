@@ -104,9 +104,8 @@ enum sv_err sv_keys_read_stream(FILE *f, const char *name, char **buf,
  * root | seed of each generation max(oldest, 2)..current. *secret is
  * sodium_malloc'd (sodium_free it). SV_NOKEY for a maintenance keyring.
  */
-enum sv_err sv_keys_secret_export(const struct sv_keyring *kr,
-                                  uint8_t **secret, size_t *len,
-                                  uint32_t *oldest,
+enum sv_err sv_keys_secret_export(const struct sv_keyring *kr, uint8_t **secret,
+                                  size_t *len, uint32_t *oldest,
                                   uint32_t *current) SV_MUST_CHECK;
 size_t sv_keys_secret_len(uint32_t oldest, uint32_t current);
 /* The full keyring described by that block (inverse of export). */

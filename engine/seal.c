@@ -15,7 +15,7 @@
 
 #include <sodium.h>
 
-#define AD_LEN (SV_OID_LEN + 8 + 1)
+#define AD_LEN    (SV_OID_LEN + 8 + 1)
 #define NONCE_MAX crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 
 const char *sv_cipher_name(enum sv_cipher c)
@@ -63,8 +63,8 @@ enum sv_err sv_cipher_available(enum sv_cipher c)
     return sv_err_set(SV_UNSUPP, "unknown cipher number %d", (int)c);
 }
 
-static void nonce_ad(const uint8_t oid[SV_OID_LEN], uint64_t segment,
-                     int final, uint8_t nonce[NONCE_MAX], uint8_t ad[AD_LEN])
+static void nonce_ad(const uint8_t oid[SV_OID_LEN], uint64_t segment, int final,
+                     uint8_t nonce[NONCE_MAX], uint8_t ad[AD_LEN])
 {
     int i;
 
@@ -120,13 +120,11 @@ enum sv_err sv_seal_segment_detached(enum sv_cipher c,
     return SV_OK;
 }
 
-enum sv_err sv_open_segment_detached(enum sv_cipher c,
-                                     const uint8_t dek[SV_DEK_LEN],
-                                     const uint8_t oid[SV_OID_LEN],
-                                     uint64_t segment, int final,
-                                     const uint8_t *in, size_t len,
-                                     const uint8_t tag[SV_SEAL_TAG],
-                                     uint8_t *out)
+enum sv_err
+sv_open_segment_detached(enum sv_cipher c, const uint8_t dek[SV_DEK_LEN],
+                         const uint8_t oid[SV_OID_LEN], uint64_t segment,
+                         int final, const uint8_t *in, size_t len,
+                         const uint8_t tag[SV_SEAL_TAG], uint8_t *out)
 {
     uint8_t nonce[NONCE_MAX], ad[AD_LEN];
     enum sv_err rc;
@@ -139,8 +137,8 @@ enum sv_err sv_open_segment_detached(enum sv_cipher c,
         return sv_err_set(SV_INVAL, "open: no tag");
     nonce_ad(oid, segment, final, nonce, ad);
     if (c == SV_CIPHER_AES256GCM)
-        r = crypto_aead_aes256gcm_decrypt_detached(out, NULL, in, len, tag,
-                                                   ad, AD_LEN, nonce, dek);
+        r = crypto_aead_aes256gcm_decrypt_detached(out, NULL, in, len, tag, ad,
+                                                   AD_LEN, nonce, dek);
     else
         r = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
             out, NULL, in, len, tag, ad, AD_LEN, nonce, dek);
@@ -148,8 +146,7 @@ enum sv_err sv_open_segment_detached(enum sv_cipher c,
         return sv_err_set(SV_AUTH,
                           "segment %llu%s does not open: wrong key, or the "
                           "segment was tampered with, moved or truncated",
-                          (unsigned long long)segment,
-                          final ? " (final)" : "");
+                          (unsigned long long)segment, final ? " (final)" : "");
     return SV_OK;
 }
 
@@ -177,6 +174,6 @@ enum sv_err sv_open_segment(enum sv_cipher c, const uint8_t dek[SV_DEK_LEN],
                           "%d byte tag",
                           (unsigned long long)segment, clen, SV_SEAL_TAG);
     return sv_open_segment_detached(c, dek, oid, segment, final, in,
-                                    clen - SV_SEAL_TAG,
-                                    in + clen - SV_SEAL_TAG, out);
+                                    clen - SV_SEAL_TAG, in + clen - SV_SEAL_TAG,
+                                    out);
 }

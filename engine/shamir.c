@@ -33,8 +33,7 @@ uint8_t sv_gf256_inv(uint8_t a)
     uint8_t a3 = sv_gf256_mul(a2, a);
     uint8_t a12 = sv_gf256_mul(sv_gf256_mul(a3, a3), sv_gf256_mul(a3, a3));
     uint8_t a15 = sv_gf256_mul(a12, a3);
-    uint8_t a60 = sv_gf256_mul(sv_gf256_mul(a15, a15),
-                               sv_gf256_mul(a15, a15));
+    uint8_t a60 = sv_gf256_mul(sv_gf256_mul(a15, a15), sv_gf256_mul(a15, a15));
     uint8_t a63 = sv_gf256_mul(a60, a3);
     uint8_t a126 = sv_gf256_mul(a63, a63);
     uint8_t a127 = sv_gf256_mul(a126, a);
@@ -87,19 +86,18 @@ enum sv_err sv_shamir_combine(const uint8_t *const *shares, const uint8_t *xs,
     unsigned i, j;
     size_t b;
 
-    if (!shares || !xs || !secret || count == 0 ||
-        count > SV_SHAMIR_MAX_SHARES)
+    if (!shares || !xs || !secret || count == 0 || count > SV_SHAMIR_MAX_SHARES)
         return sv_err_set(SV_INVAL, "key combine: %u shares given", count);
     for (i = 0; i < count; i++) {
         if (!shares[i] || xs[i] == 0)
-            return sv_err_set(SV_INVAL, "key combine: share %u has no data "
-                                        "or index 0",
+            return sv_err_set(SV_INVAL,
+                              "key combine: share %u has no data "
+                              "or index 0",
                               i + 1);
         for (j = 0; j < i; j++)
             if (xs[j] == xs[i])
-                return sv_err_set(SV_INVAL,
-                                  "key combine: two shares have index %u",
-                                  xs[i]);
+                return sv_err_set(
+                    SV_INVAL, "key combine: two shares have index %u", xs[i]);
     }
     /* Lagrange basis at 0: l_i = prod_{j != i} x_j / (x_j - x_i). */
     for (i = 0; i < count; i++) {

@@ -189,7 +189,8 @@ enum sv_err sv_shard_parse(const uint8_t *buf, size_t len,
                    in.record_len);
     if (in.record_len && in.record_len < SV_SEALED_RECORD_OVERHEAD)
         return bad("record too short to be sealed", in.record_len);
-    if (in.payload_len < SV_SEAL_TAG || in.payload_len > (uint64_t)in.k * in.chunk_len)
+    if (in.payload_len < SV_SEAL_TAG ||
+        in.payload_len > (uint64_t)in.k * in.chunk_len)
         return bad("payload length does not fit k chunks", in.payload_len);
     total = (uint64_t)SV_SHARD_HDR_LEN + in.record_len + in.chunk_len +
             SV_SHARD_TAG;

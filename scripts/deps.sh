@@ -11,6 +11,7 @@ pkgs=(
   # real S3 servers for the integration tests (Ceph RGW, OpenStack Swift)
   ceph-mon ceph-osd radosgw ceph-common
   swift swift-proxy swift-account swift-container swift-object python3-swift
+  memcached eatmydata
   # peer tool for the ingest benchmark
   rclone
 )

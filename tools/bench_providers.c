@@ -8,15 +8,18 @@
  *   fs   on /dev/shm (always) and on DIR (--fs-dir, e.g. the vault disk);
  *        reference: plain write + fsync + rename + fsync of the directory
  *        (the same durability as the backend), and open + read.
- * Each backend is one section function; a section prints its own rows, so
- * another backend (s3 against the test servers, reference: the curl
- * command line) is one more function called from bench_providers().
+ *   s3   on the integration test servers (--s3-env FILE, default $SV_S3_ENV
+ *        or build/s3servers/env; --s3 NAME,... default the first server of
+ *        each kind); reference: the curl command line (--aws-sigv4), one
+ *        process doing the same PUTs, then the same GETs, on one connection.
+ * Each backend is one section function; a section prints its own rows.
  *
  * Measured and reference passes alternate and the best of the rounds is
  * kept, so background noise hits both alike. Every object read back is
  * compared with what was written, outside the timing. Figures are never
  * asserted; a functional failure (error, wrong bytes) exits 1.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -32,7 +35,9 @@
 
 #define PB_OBJ    ((size_t)2 << 20)
 #define PB_TARGET 0.8
-#define PB_USAGE  "bench providers [--fs-dir DIR] [--total SIZE] [--rounds N]"
+#define PB_USAGE                                                               \
+    "bench providers [--fs-dir DIR] [--total SIZE] [--rounds N] "             \
+    "[--s3-env FILE] [--s3 NAME,...]"
 
 struct pb_opts {
     uint64_t total; /* bytes per pass */
@@ -286,6 +291,266 @@ out:
     return rc;
 }
 
+/* ------------------------------------------------------------ s3 */
+
+/* One server of tests/integration/servers.sh's env file. */
+struct pb_s3 {
+    char name[32], kind[16];
+    char endpoint[128], bucket[128], region[64];
+    char ak[128], sk[128];
+};
+
+/* The value of S3_<NAME>_<FIELD> (or of var itself if field is NULL) in
+ * the env file text, unquoted, into out; 0 if found. */
+static int env_value(const char *text, const char *name, const char *field,
+                     char *out, size_t len)
+{
+    char var[96];
+    const char *l, *v;
+    size_t n, i;
+
+    if (field)
+        snprintf(var, sizeof(var), "S3_%s_%s=", name, field);
+    else
+        snprintf(var, sizeof(var), "%s=", name);
+    for (i = 3; field && var[i] != '_'; i++)
+        var[i] = (char)toupper((unsigned char)var[i]);
+    for (l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+        if (strncmp(l, var, strlen(var)))
+            continue;
+        v = l + strlen(var);
+        n = strcspn(v, "\n");
+        if (n >= 2 && v[0] == '\'' && v[n - 1] == '\'') {
+            v++;
+            n -= 2;
+        }
+        if (n >= len)
+            return -1;
+        memcpy(out, v, n);
+        out[n] = '\0';
+        return 0;
+    }
+    return -1;
+}
+
+static int load_s3(const char *text, const char *name, struct pb_s3 *srv)
+{
+    memset(srv, 0, sizeof(*srv));
+    snprintf(srv->name, sizeof(srv->name), "%s", name);
+    return env_value(text, name, "KIND", srv->kind, sizeof(srv->kind)) ||
+           env_value(text, name, "ENDPOINT", srv->endpoint,
+                     sizeof(srv->endpoint)) ||
+           env_value(text, name, "BUCKET", srv->bucket,
+                     sizeof(srv->bucket)) ||
+           env_value(text, name, "REGION", srv->region,
+                     sizeof(srv->region)) ||
+           env_value(text, name, "ACCESS_KEY", srv->ak, sizeof(srv->ak)) ||
+           env_value(text, name, "SECRET_KEY", srv->sk, sizeof(srv->sk));
+}
+
+/* Percent-encode s for a URL's userinfo (Swift keys hold a ':'). */
+static void userinfo(char *out, size_t len, const char *s)
+{
+    size_t n = 0;
+
+    for (; *s && n + 4 < len; s++)
+        n += (size_t)(isalnum((unsigned char)*s) || strchr("-._~", *s)
+                          ? snprintf(out + n, len - n, "%c", *s)
+                          : snprintf(out + n, len - n, "%%%02X",
+                                     (unsigned char)*s));
+    out[n] = '\0';
+}
+
+/*
+ * One curl process for one phase ("PUT", "GET" or "DELETE") of every
+ * object: a config file (0600: it holds the secret) with one URL per
+ * object, every answer's status and size checked. Returns the seconds the
+ * process took, or -1.
+ */
+static double curl_phase(struct pb_opts *o, const struct pb_s3 *srv,
+                         const char *file, const char *phase)
+{
+    char cfg[] = "/tmp/svbench-curl.XXXXXX", key[64], ak[400], sk[400];
+    char line[128];
+    unsigned i, ok = 0;
+    double t = -1;
+    FILE *f, *pp;
+    int fd;
+
+    fd = mkstemp(cfg); /* mode 0600 */
+    if (fd < 0 || !(f = fdopen(fd, "w"))) {
+        warnx_("bench providers: %s: %s", cfg, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    userinfo(ak, sizeof(ak), srv->ak);
+    userinfo(sk, sizeof(sk), srv->sk);
+    fprintf(f, "silent\nshow-error\naws-sigv4 = \"aws:amz:%s:s3\"\n"
+            "header = \"x-amz-content-sha256: UNSIGNED-PAYLOAD\"\n"
+            "write-out = \"%%{http_code} %%{size_download}\\n\"\n",
+            srv->region);
+    for (i = 0; i < o->nobj; i++) {
+        pb_key(key, sizeof(key), i);
+        fprintf(f, "url = \"http://%s:%s@%s/%s/ref%s\"\noutput = \"/dev/null\"\n",
+                ak, sk, srv->endpoint + strlen("http://"), srv->bucket, key);
+        if (!strcmp(phase, "PUT"))
+            fprintf(f, "upload-file = \"%s\"\n", file);
+        else if (!strcmp(phase, "DELETE"))
+            fprintf(f, "request = \"DELETE\"\n");
+    }
+    if (fclose(f)) {
+        unlink(cfg);
+        return -1;
+    }
+    t = pb_now();
+    snprintf(line, sizeof(line), "curl -K '%s'", cfg);
+    pp = popen(line, "r");
+    if (!pp) {
+        unlink(cfg);
+        return -1;
+    }
+    while (fgets(line, sizeof(line), pp)) {
+        unsigned code = 0;
+        unsigned long long size = 0;
+
+        if (sscanf(line, "%u %llu", &code, &size) == 2 &&
+            ((!strcmp(phase, "PUT") && code == 200) ||
+             (!strcmp(phase, "GET") && code == 200 && size == o->obj) ||
+             (!strcmp(phase, "DELETE") && code == 204)))
+            ok++;
+    }
+    if (pclose(pp) != 0 || ok != o->nobj) {
+        warnx_("bench providers: curl %s on %s: %u of %u transfers "
+               "succeeded", phase, srv->name, ok, o->nobj);
+        t = -1;
+    } else {
+        t = pb_now() - t;
+    }
+    unlink(cfg);
+    return t;
+}
+
+static int curl_round(struct pb_opts *o, const struct pb_s3 *srv,
+                      const char *file, struct pb_times *best)
+{
+    double t;
+
+    if ((t = curl_phase(o, srv, file, "PUT")) < 0)
+        return -1;
+    keep_best(&best->ref_put, t);
+    if ((t = curl_phase(o, srv, file, "GET")) < 0)
+        return -1;
+    keep_best(&best->ref_get, t);
+    return curl_phase(o, srv, file, "DELETE") < 0 ? -1 : 0;
+}
+
+static int bench_s3_one(struct pb_opts *o, const struct pb_s3 *srv)
+{
+    char var[80], cred[80], label[64], file[] = "/tmp/svbench-obj.XXXXXX";
+    struct sv_kv kv[] = {
+        {"type", "s3", 0},        {"endpoint", srv->endpoint, 0},
+        {"bucket", srv->bucket, 0}, {"region", srv->region, 0},
+        {"credentials", cred, 0},
+    };
+    struct sv_prov_params params = {.name = srv->name, .kv = kv, .nkv = 5};
+    struct sv_provider *p = NULL;
+    struct pb_times best = {0};
+    unsigned r;
+    int fd, rc = -1;
+    enum sv_err e;
+
+    snprintf(cred, sizeof(cred), "env:SVBENCH_%s", srv->name);
+    snprintf(var, sizeof(var), "SVBENCH_%s_ACCESS_KEY_ID", srv->name);
+    setenv(var, srv->ak, 1);
+    snprintf(var, sizeof(var), "SVBENCH_%s_SECRET_ACCESS_KEY", srv->name);
+    setenv(var, srv->sk, 1);
+    fd = mkstemp(file);
+    if (fd < 0 || write_full(fd, o->data, o->obj) || close(fd)) {
+        warnx_("bench providers: %s: %s", file, strerror(errno));
+        goto out;
+    }
+    e = sv_prov_open(&params, &p);
+    if (e) {
+        warnx_("bench providers: %s", sv_errmsg(e));
+        goto out;
+    }
+    for (r = 0; r < o->rounds; r++) {
+        if (r % 2 ? curl_round(o, srv, file, &best) || prov_round(o, p, &best)
+                  : prov_round(o, p, &best) ||
+                        curl_round(o, srv, file, &best))
+            goto out;
+    }
+    snprintf(label, sizeof(label), "%s (%s)", srv->name, srv->kind);
+    row(o, "s3", label, "PUT", best.put, best.ref_put, "curl --aws-sigv4 -T");
+    row(o, "s3", label, "GET", best.get, best.ref_get, "curl --aws-sigv4");
+    rc = 0;
+out:
+    sv_prov_close(p);
+    unlink(file);
+    return rc;
+}
+
+/* The s3 section: the servers named in list (comma-separated), or the
+ * first of each kind in the env file. No env file: a note, not a
+ * failure (the servers are only up around the integration tests). */
+static int bench_s3(struct pb_opts *o, const char *env, const char *list)
+{
+    char names[256], *save = NULL, *n, kinds[64] = "";
+    uint8_t *text;
+    struct pb_s3 srv;
+    size_t len;
+    int fd, fail = 0;
+    ssize_t got;
+
+    if (!env)
+        env = getenv("SV_S3_ENV");
+    if (!env && access("build/s3servers/env", R_OK) == 0)
+        env = "build/s3servers/env";
+    if (!env) {
+        printf("  %-5s (no test servers: tests/integration/servers.sh start,"
+               " or --s3-env FILE)\n", "s3");
+        return 0;
+    }
+    fd = open(env, O_RDONLY);
+    text = malloc(65536);
+    got = fd >= 0 && text ? read_full(fd, text, 65535) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (got < 0) {
+        warnx_("bench providers: cannot read %s", env);
+        free(text);
+        return -1;
+    }
+    text[got] = '\0';
+    if (env_value((char *)text, list ? "" : "S3_SERVERS", NULL, names,
+                  sizeof(names)) && !list) {
+        warnx_("bench providers: %s has no S3_SERVERS", env);
+        free(text);
+        return -1;
+    }
+    if (list)
+        snprintf(names, sizeof(names), "%s", list);
+    len = 0;
+    for (n = strtok_r(names, ", ", &save); n; n = strtok_r(NULL, ", ", &save)) {
+        if (load_s3((char *)text, n, &srv)) {
+            warnx_("bench providers: no complete server %s in %s", n, env);
+            fail = 1;
+            continue;
+        }
+        /* by default one server per kind */
+        if (!list && strstr(kinds, srv.kind))
+            continue;
+        len += (size_t)snprintf(kinds + len, sizeof(kinds) - len, "%s ",
+                                srv.kind);
+        if (bench_s3_one(o, &srv))
+            fail = 1;
+        fflush(stdout);
+    }
+    free(text);
+    return fail ? -1 : 0;
+}
+
 /* "256M", "8M", "1G", "512K", "4096" into bytes; -1 if malformed. */
 static int pb_size(const char *s, uint64_t *out)
 {
@@ -329,7 +594,8 @@ int bench_providers(int argc, char **argv)
 {
     struct pb_opts o = {
         .total = (uint64_t)256 << 20, .obj = PB_OBJ, .rounds = 3};
-    const char *fs_dir = NULL, *shm = "/dev/shm";
+    const char *fs_dir = NULL, *shm = "/dev/shm", *s3_env = NULL;
+    const char *s3_list = NULL;
     struct stat st;
     int i, fail = 0;
     char *end;
@@ -337,6 +603,10 @@ int bench_providers(int argc, char **argv)
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--fs-dir") && i + 1 < argc) {
             fs_dir = argv[++i];
+        } else if (!strcmp(argv[i], "--s3-env") && i + 1 < argc) {
+            s3_env = argv[++i];
+        } else if (!strcmp(argv[i], "--s3") && i + 1 < argc) {
+            s3_list = argv[++i];
         } else if (!strcmp(argv[i], "--total") && i + 1 < argc) {
             if (pb_size(argv[++i], &o.total) || o.total < o.obj ||
                 o.total > ((uint64_t)64 << 30))
@@ -371,6 +641,8 @@ int bench_providers(int argc, char **argv)
     if (bench_fs(&o, shm, shm))
         fail = 1;
     if (fs_dir && bench_fs(&o, fs_dir, fs_dir))
+        fail = 1;
+    if (bench_s3(&o, s3_env, s3_list))
         fail = 1;
     if (o.below)
         printf("  * ratio below the %.1f target (noisy machine? rerun on a "

@@ -30,8 +30,9 @@
 #include "engine/shard.h"
 #include "tools/tools.h"
 
-#define USAGE "bench seal [--size BYTES] [--k K --m M] [--rounds N] " \
-              "[--cipher NAME] [--selfcheck]"
+#define USAGE                                                                  \
+    "bench seal [--size BYTES] [--k K --m M] [--rounds N] "                    \
+    "[--cipher NAME] [--selfcheck]"
 
 struct bench {
     enum sv_cipher cipher;
@@ -268,8 +269,8 @@ int bench_seal(int argc, char **argv)
     selfcheck(&b, 1, plain);
     free(plain);
     if (only_check) {
-        printf("selfcheck ok: %u shards verify, the segment opens (%s)\n",
-               b.n, sv_cipher_name(b.cipher));
+        printf("selfcheck ok: %u shards verify, the segment opens (%s)\n", b.n,
+               sv_cipher_name(b.cipher));
         goto out;
     }
     for (r = 0; r < rounds; r++) {

@@ -14,7 +14,6 @@
 #include "engine/config.h"
 #include "engine/log.h"
 #include "engine/seal.h"
-#include "tests/engine/config_fallback.h"
 #include "tests/lib/testutil.h"
 
 /* Six fs providers: owners A, B, C; jurisdictions X, Y, Z; 30 lines. */

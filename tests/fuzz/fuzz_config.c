@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "engine/config.h"
-#include "tests/engine/config_fallback.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -37,8 +37,8 @@ static void assert_detail(struct sv_provider *p, enum sv_err rc,
                   key, msg);
 }
 
-static void put1(struct sv_provider *p, const char *key, const void *buf,
-                 size_t len)
+void tu_put_bytes(struct sv_provider *p, const char *key, const void *buf,
+                  size_t len)
 {
     struct sv_iov iov = {buf, len};
     enum sv_err rc = sv_prov_put(p, key, &iov, 1);
@@ -48,8 +48,8 @@ static void put1(struct sv_provider *p, const char *key, const void *buf,
 
 /* Read the whole object back through a buffer one byte larger than
  * expected, so an overlong object is caught too. */
-static void expect_bytes(struct sv_provider *p, const char *key,
-                         const void *want, size_t len)
+void tu_expect_bytes(struct sv_provider *p, const char *key, const void *want,
+                     size_t len)
 {
     uint8_t *got = malloc(len + 1);
     uint64_t size = UINT64_MAX;
@@ -78,10 +78,10 @@ void tu_contract_roundtrip(struct sv_provider *p, const char *prefix)
     enum sv_err rc;
 
     cr_assert_not_null(big);
-    put1(p, k0, "", 0);
-    expect_bytes(p, k0, "", 0);
-    put1(p, k1, &one, 1);
-    expect_bytes(p, k1, &one, 1);
+    tu_put_bytes(p, k0, "", 0);
+    tu_expect_bytes(p, k0, "", 0);
+    tu_put_bytes(p, k1, &one, 1);
+    tu_expect_bytes(p, k1, &one, 1);
 
     /* 64 MiB in uneven pieces, one of them empty. */
     iov[0] = (struct sv_iov){big, 4096};
@@ -91,7 +91,7 @@ void tu_contract_roundtrip(struct sv_provider *p, const char *prefix)
     iov[4] = (struct sv_iov){big + (32u << 20), BIG_LEN - (32u << 20)};
     rc = sv_prov_put(p, kb, iov, 5);
     cr_assert_eq(rc, SV_OK, "put %s: %s", kb, sv_errmsg(rc));
-    expect_bytes(p, kb, big, BIG_LEN);
+    tu_expect_bytes(p, kb, big, BIG_LEN);
 
     /* A small object from several pieces, a shard's usual shape. */
     iov[0] = (struct sv_iov){"head", 4};
@@ -101,7 +101,7 @@ void tu_contract_roundtrip(struct sv_provider *p, const char *prefix)
     iov[4] = (struct sv_iov){"!", 1};
     rc = sv_prov_put(p, kv, iov, 5);
     cr_assert_eq(rc, SV_OK, "put %s: %s", kv, sv_errmsg(rc));
-    expect_bytes(p, kv, "head-record-chunk!", 18);
+    tu_expect_bytes(p, kv, "head-record-chunk!", 18);
 
     cr_assert_eq(sv_prov_del(p, kb), SV_OK);
     free(big);
@@ -132,7 +132,7 @@ void tu_contract_ranges(struct sv_provider *p, const char *prefix)
 
     cr_assert_not_null(data);
     cr_assert_not_null(buf);
-    put1(p, k, data, len);
+    tu_put_bytes(p, k, data, len);
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         n = SIZE_MAX;
         memset(buf, 0xEE, cases[i].cap + 1);
@@ -153,7 +153,7 @@ void tu_contract_ranges(struct sv_provider *p, const char *prefix)
     /* Reading from a 0-byte object. */
     free(k);
     k = ckey(prefix, "ranges-empty");
-    put1(p, k, "", 0);
+    tu_put_bytes(p, k, "", 0);
     n = SIZE_MAX;
     rc = sv_prov_get(p, k, 0, buf, 10, &n);
     cr_assert_eq(rc, SV_OK, "%s", sv_errmsg(rc));
@@ -173,14 +173,15 @@ void tu_contract_overwrite(struct sv_provider *p, const char *prefix)
     uint8_t *a = tu_bytes(5000, 1), *b = tu_bytes(300, 2);
     uint8_t *c = tu_bytes(9000, 3);
 
-    put1(p, k, a, 5000);
-    expect_bytes(p, k, a, 5000);
-    put1(p, k, b, 300); /* shorter: no tail of the old object survives */
-    expect_bytes(p, k, b, 300);
-    put1(p, k, c, 9000);
-    expect_bytes(p, k, c, 9000);
-    put1(p, k, "", 0);
-    expect_bytes(p, k, "", 0);
+    tu_put_bytes(p, k, a, 5000);
+    tu_expect_bytes(p, k, a, 5000);
+    tu_put_bytes(p, k, b,
+                 300); /* shorter: no tail of the old object survives */
+    tu_expect_bytes(p, k, b, 300);
+    tu_put_bytes(p, k, c, 9000);
+    tu_expect_bytes(p, k, c, 9000);
+    tu_put_bytes(p, k, "", 0);
+    tu_expect_bytes(p, k, "", 0);
     cr_assert_eq(sv_prov_del(p, k), SV_OK);
     free(a);
     free(b);
@@ -211,7 +212,7 @@ void tu_contract_missing(struct sv_provider *p, const char *prefix)
     cr_assert_eq(rc, SV_OK, "del of a missing key: %s", sv_errmsg(rc));
 
     /* Deleted is missing, and deleting twice is fine. */
-    put1(p, k2, "x", 1);
+    tu_put_bytes(p, k2, "x", 1);
     cr_assert_eq(sv_prov_del(p, k2), SV_OK);
     cr_assert_eq(sv_prov_head(p, k2, &size), SV_NOTFOUND);
     cr_assert_eq(sv_prov_get(p, k2, 0, buf, sizeof(buf), &n), SV_NOTFOUND);
@@ -296,18 +297,18 @@ void tu_contract_list_paging(struct sv_provider *p, const char *prefix,
         if (nkeys % 7919u == 0)
             i = j;
         cr_assert(asprintf(&k, "%s%05u", lp, i) > 0);
-        put1(p, k, data, page_size_of(i));
+        tu_put_bytes(p, k, data, page_size_of(i));
         free(k);
     }
     /* Neighbours that share a string prefix but are not under lp. */
     k = ckey(prefix, "pagf");
-    put1(p, k, "n", 1);
+    tu_put_bytes(p, k, "n", 1);
     free(k);
     k = ckey(prefix, "page");
-    put1(p, k, "n", 1);
+    tu_put_bytes(p, k, "n", 1);
     free(k);
     k = ckey(prefix, "page.x/00000");
-    put1(p, k, "n", 1);
+    tu_put_bytes(p, k, "n", 1);
     free(k);
 
     /* Page by page with the continuation. */
@@ -369,13 +370,13 @@ void tu_contract_odd_names(struct sv_provider *p, const char *prefix)
     for (i = nn; i-- > 0;) {
         char *k = ckey(prefix, names[i]);
 
-        put1(p, k, k, strlen(k));
+        tu_put_bytes(p, k, k, strlen(k));
         free(k);
     }
     for (i = 0; i < nn; i++) {
         char *k = ckey(prefix, names[i]);
 
-        expect_bytes(p, k, k, strlen(k));
+        tu_expect_bytes(p, k, k, strlen(k));
         free(k);
     }
     rc = sv_prov_list_all(p, lp, seen_fn, &s);

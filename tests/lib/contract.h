@@ -27,6 +27,13 @@ void tu_contract_list_paging(struct sv_provider *p, const char *prefix,
 /* keys with spaces and + % = round-trip and list back unchanged. */
 void tu_contract_odd_names(struct sv_provider *p, const char *prefix);
 
+/* Put len bytes under key, asserting SV_OK. */
+void tu_put_bytes(struct sv_provider *p, const char *key, const void *buf,
+                  size_t len);
+/* Assert that key holds exactly the len bytes want (head and get). */
+void tu_expect_bytes(struct sv_provider *p, const char *key, const void *want,
+                     size_t len);
+
 /* An sv_list_fn that counts the keys listed into *(unsigned *)ctx. */
 int tu_list_count(void *ctx, const char *key, uint64_t size, int64_t mtime);
 
