@@ -50,8 +50,8 @@ struct get_seg {
     struct get_ctx *gc;
     struct sv_seg_rec rec;
     uint64_t segment;
-    uint8_t *data;  /* k * chunk_max contiguous */
-    uint8_t *bufs;  /* n shard buffers of buf_len */
+    uint8_t *data; /* k * chunk_max contiguous */
+    uint8_t *bufs; /* n shard buffers of buf_len */
     unsigned order[SV_EC_MAX_N];
     unsigned norder, next, inflight, good;
     unsigned char have[SV_EC_MAX_N];
@@ -114,7 +114,7 @@ void sv_shard_fetch(struct sv_vault *v, const struct sv_seg_rec *rec,
     if (pi < 0 || !v->prov[pi].p) {
         out->rc = SV_UNAVAIL;
         snprintf(out->err, sizeof(out->err), "%s",
-                 pi < 0 ? "provider no longer configured"
+                 pi < 0                 ? "provider no longer configured"
                  : v->prov[pi].open_err ? v->prov[pi].open_err
                                         : "provider not open");
         return;
@@ -178,8 +178,7 @@ void sv_shard_fetch(struct sv_vault *v, const struct sv_seg_rec *rec,
 
 /* "provider: cause", without repeating a provider name the detail
  * sentence already starts with. */
-void sv_cause_append(char *buf, size_t cap, const char *prov,
-                     const char *err)
+void sv_cause_append(char *buf, size_t cap, const char *prov, const char *err)
 {
     size_t len = strlen(buf);
     char lead[160];
@@ -201,8 +200,8 @@ static void shard_run(struct sv_task *t)
     struct get_ctx *gc = gs->gc;
 
     sh->chunk = NULL;
-    sv_shard_fetch(gc->v, &gs->rec, sh->index, sh->buf, gc->buf_len,
-                   &sh->chunk, &sh->chk);
+    sv_shard_fetch(gc->v, &gs->rec, sh->index, sh->buf, gc->buf_len, &sh->chunk,
+                   &sh->chk);
     if (sh->chk.rc == SV_OK && sh->index < gc->k)
         memcpy(gs->data + (size_t)sh->index * gs->rec.chunk_len, sh->chunk,
                gs->rec.chunk_len);
@@ -253,8 +252,8 @@ static void add_cause(struct get_seg *gs, unsigned i, const char *err)
 {
     struct get_ctx *gc = gs->gc;
     char nb[16];
-    const char *pn = sv_vault_prov_name(gc->v, gs->rec.shard[i].provider, nb,
-                                        sizeof(nb));
+    const char *pn =
+        sv_vault_prov_name(gc->v, gs->rec.shard[i].provider, nb, sizeof(nb));
 
     gs->ncauses++;
     sv_cause_append(gs->causes, sizeof(gs->causes), pn, err);
@@ -340,8 +339,7 @@ static enum sv_err start_segment(struct get_seg *gs, uint64_t segno)
     gs->causes[0] = '\0';
     memset(gs->have, 0, sizeof(gs->have));
     memset(gs->report, 0, sizeof(gs->report));
-    rc = sv_cat_get_segment(gc->v->cat, gc->obj.oid, (uint32_t)segno,
-                            &gs->rec);
+    rc = sv_cat_get_segment(gc->v->cat, gc->obj.oid, (uint32_t)segno, &gs->rec);
     if (rc == SV_NOTFOUND)
         return sv_err_set(SV_UNAVAIL,
                           "get '%s': segment %llu: not in the catalog",
@@ -422,8 +420,8 @@ static enum sv_err fetch_segment(struct get_seg *gs)
         return sv_err_set(SV_UNAVAIL,
                           "get '%s': segment %llu: only %u of %u needed "
                           "shards readable (%s)",
-                          gc->name, (unsigned long long)gs->segment,
-                          gs->good, gc->k, gs->causes);
+                          gc->name, (unsigned long long)gs->segment, gs->good,
+                          gc->k, gs->causes);
     gs->need_decode = 0;
     for (i = 0; i < gc->k; i++)
         gs->need_decode |= !gs->have[i];
@@ -449,16 +447,15 @@ static enum sv_err open_segment(struct get_seg *gs)
             ptr[i] = gs->have[i] ? (uint8_t *)gs->sh[i].chunk : NULL;
             want[i] = 0;
         }
-        rc = sv_ec_reconstruct(gc->ec, gs->rec.chunk_len, ptr, gs->have,
-                               want);
+        rc = sv_ec_reconstruct(gc->ec, gs->rec.chunk_len, ptr, gs->have, want);
         if (rc)
-            return sv_err_wrap(rc, "get '%s': segment %llu: decoding: ",
-                               gc->name, (unsigned long long)gs->segment);
+            return sv_err_wrap(rc,
+                               "get '%s': segment %llu: decoding: ", gc->name,
+                               (unsigned long long)gs->segment);
     }
-    rc = sv_open_segment((enum sv_cipher)gc->obj.cipher, gc->dek,
-                         gc->obj.oid, gs->segment,
-                         gs->segment + 1 == gc->obj.nsegments, gs->data,
-                         gs->rec.payload_len, gs->data);
+    rc = sv_open_segment((enum sv_cipher)gc->obj.cipher, gc->dek, gc->obj.oid,
+                         gs->segment, gs->segment + 1 == gc->obj.nsegments,
+                         gs->data, gs->rec.payload_len, gs->data);
     if (rc)
         return sv_err_wrap(rc, "get '%s': segment %llu: ", gc->name,
                            (unsigned long long)gs->segment);
@@ -494,8 +491,8 @@ static enum sv_err write_all(int fd, const uint8_t *p, size_t len,
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
-            return sv_err_set(SV_IO, "get '%s': writing the output: %s",
-                              name, strerror(errno));
+            return sv_err_set(SV_IO, "get '%s': writing the output: %s", name,
+                              strerror(errno));
         p += w;
         len -= (size_t)w;
     }
@@ -512,8 +509,9 @@ static enum sv_err get_init(struct get_ctx *gc)
     gc->m = gc->obj.m;
     gc->n = gc->k + gc->m;
     if (!gc->k || !gc->m || gc->n > SV_EC_MAX_N || !gc->obj.segment_size)
-        return sv_err_set(SV_CORRUPT, "get '%s': bad object record (k=%u "
-                                      "m=%u segment_size=%u)",
+        return sv_err_set(SV_CORRUPT,
+                          "get '%s': bad object record (k=%u "
+                          "m=%u segment_size=%u)",
                           gc->name, gc->k, gc->m, gc->obj.segment_size);
     rc = sv_vault_ec(v, gc->k, gc->m, &gc->ec);
     if (rc)
@@ -522,8 +520,8 @@ static enum sv_err get_init(struct get_ctx *gc)
                             gc->obj.wrapped_dek, gc->dek);
     if (rc)
         return sv_err_wrap(rc, "get '%s': ", gc->name);
-    gc->chunk_max = sv_ec_chunk_len(gc->k, (size_t)gc->obj.segment_size +
-                                               SV_SEAL_TAG);
+    gc->chunk_max =
+        sv_ec_chunk_len(gc->k, (size_t)gc->obj.segment_size + SV_SEAL_TAG);
     if (!gc->chunk_max || gc->chunk_max > SV_SHARD_MAX_CHUNK)
         return sv_err_set(SV_CORRUPT, "get '%s': segment size %u too large",
                           gc->name, gc->obj.segment_size);
@@ -560,9 +558,8 @@ static enum sv_err emit(struct get_ctx *gc, struct get_seg *gs, uint64_t off,
 
 /* Depth 1: fetch, open and write each segment in turn on this thread
  * (the pool still runs the k fetches of a segment in parallel). */
-static enum sv_err get_serial(struct get_ctx *gc, uint64_t first,
-                              uint64_t last, uint64_t off, uint64_t end,
-                              int fd)
+static enum sv_err get_serial(struct get_ctx *gc, uint64_t first, uint64_t last,
+                              uint64_t off, uint64_t end, int fd)
 {
     struct get_seg *gs = gc->gs[0];
     enum sv_err rc = SV_OK;

@@ -44,8 +44,8 @@ enum sv_err sv_vault_lock_upload(struct sv_vault *v,
         return sv_err_set(SV_NOMEM, "out of memory");
     f = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (f < 0 || flock(f, LOCK_EX | LOCK_NB)) {
-        enum sv_err rc = sv_err_set(SV_IO, "cannot lock %s: %s", p,
-                                    strerror(errno));
+        enum sv_err rc =
+            sv_err_set(SV_IO, "cannot lock %s: %s", p, strerror(errno));
 
         if (f >= 0)
             close(f);
@@ -186,8 +186,8 @@ enum sv_err sv_vault_collect(struct sv_vault *v, const uint8_t oid[SV_OID_LEN],
             if (!v->prov[pi].p) {
                 left++;
                 if (!*first_err)
-                    snprintf(first_err, sizeof(first_err),
-                             "provider %s: %s", v->prov[pi].conf->name,
+                    snprintf(first_err, sizeof(first_err), "provider %s: %s",
+                             v->prov[pi].conf->name,
                              v->prov[pi].open_err ? v->prov[pi].open_err
                                                   : "not open");
                 continue;
@@ -335,7 +335,8 @@ static enum sv_err recover_put(struct sv_vault *v, const struct sv_intent *in)
         if (in->name)
             sv_obj_rec_release(&cur);
         sv_info("recovery: collecting the shards of an interrupted upload "
-                "of '%s'", in->name ? in->name : "?");
+                "of '%s'",
+                in->name ? in->name : "?");
         rc = sv_vault_collect(v, in->oid, in, NULL);
     }
     if (!rc)
@@ -382,9 +383,8 @@ enum sv_err sv_vault_recover(struct sv_vault *v)
 }
 
 enum sv_err sv_vault_report_bad(struct sv_vault *v,
-                                const uint8_t oid[SV_OID_LEN],
-                                uint32_t segment, unsigned index,
-                                uint16_t provider)
+                                const uint8_t oid[SV_OID_LEN], uint32_t segment,
+                                unsigned index, uint16_t provider)
 {
     struct sv_seg_rec *s;
     unsigned i, good = 0;
@@ -508,8 +508,7 @@ static int stat_seg(void *ctx, const struct sv_seg_rec *s)
 
     if (st->pub.nseg == st->cap) {
         uint32_t cap = st->cap ? 2 * st->cap : 16;
-        struct sv_segment_info *a =
-            realloc(st->pub.seg, cap * sizeof(*a));
+        struct sv_segment_info *a = realloc(st->pub.seg, cap * sizeof(*a));
 
         if (!a)
             goto nomem;

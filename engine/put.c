@@ -33,8 +33,8 @@
 #include "engine/seal.h"
 #include "engine/shard.h"
 
-#define SUBST_ROUNDS 3 /* substitution rounds per segment */
-#define STRIPE_GAP 4160 /* parity chunks not at power-of-two spacing */
+#define SUBST_ROUNDS 3    /* substitution rounds per segment */
+#define STRIPE_GAP   4160 /* parity chunks not at power-of-two spacing */
 
 struct put_ctx;
 struct put_seg;
@@ -43,7 +43,7 @@ struct put_shard {
     struct sv_task t;
     struct put_seg *seg;
     unsigned index;
-    int prov; /* vault provider index of this attempt */
+    int prov;    /* vault provider index of this attempt */
     int planned; /* the first provider chosen, for a MISSING record */
     int stored;
     int tagged;
@@ -92,7 +92,7 @@ struct put_ctx {
     /* intent of the segment in flight */
     struct sv_intent intent;
     int lock_fd;
-    int launched; /* anything reached a provider or the catalog */
+    int launched;   /* anything reached a provider or the catalog */
     char msg[1024]; /* an error sentence kept across waits */
     struct sv_put_result res;
 };
@@ -246,8 +246,7 @@ static enum sv_err seal_record(struct put_ctx *pc, struct put_seg *s)
     pc->rec.size = pc->total;
     pc->rec.nsegments = (uint32_t)(s->segment + 1);
     if (pc->opts && pc->opts->hash)
-        crypto_generichash_final(&pc->hash, pc->rec.hash,
-                                 sizeof(pc->rec.hash));
+        crypto_generichash_final(&pc->hash, pc->rec.hash, sizeof(pc->rec.hash));
     rc = sv_cat_encode_obj(&pc->rec, &enc, &elen);
     if (rc)
         return sv_err_wrap(rc, "put '%s': ", pc->name);
@@ -267,15 +266,14 @@ static enum sv_err prepare_segment(struct put_ctx *pc, struct put_seg *s)
     unsigned i;
     enum sv_err rc;
 
-    rc = sv_seal_segment(pc->cipher, pc->dek, pc->rec.oid, s->segment,
-                         s->final, s->data, s->plain_len, s->data);
+    rc = sv_seal_segment(pc->cipher, pc->dek, pc->rec.oid, s->segment, s->final,
+                         s->data, s->plain_len, s->data);
     if (rc)
         return sv_err_wrap(rc, "put '%s': segment %llu: ", pc->name,
                            (unsigned long long)s->segment);
     s->payload_len = s->plain_len + SV_SEAL_TAG;
     s->chunk_len = sv_ec_chunk_len(pc->k, s->payload_len);
-    memset(s->data + s->payload_len, 0,
-           pc->k * s->chunk_len - s->payload_len);
+    memset(s->data + s->payload_len, 0, pc->k * s->chunk_len - s->payload_len);
     for (i = 0; i < pc->k; i++)
         s->chunk[i] = s->data + i * s->chunk_len;
     for (i = 0; i < pc->m; i++)
@@ -364,8 +362,8 @@ static enum sv_err write_intent(struct put_ctx *pc, struct put_seg *s,
     rc = sv_cat_intent_put(v->cat, &pc->intent);
     sv_crashpoint("put:after-intent");
     if (rc)
-        return sv_err_wrap(rc, "put '%s': recording the upload intent: ",
-                           pc->name);
+        return sv_err_wrap(rc,
+                           "put '%s': recording the upload intent: ", pc->name);
     return SV_OK;
 }
 
@@ -544,8 +542,8 @@ static enum sv_err put_init(struct put_ctx *pc)
     rc = sv_vault_ec(v, pc->k, pc->m, &pc->ec);
     if (rc)
         return rc;
-    pc->chunk_max = sv_ec_chunk_len(pc->k, (size_t)v->cfg->segment_size +
-                                               SV_SEAL_TAG);
+    pc->chunk_max =
+        sv_ec_chunk_len(pc->k, (size_t)v->cfg->segment_size + SV_SEAL_TAG);
     if (!pc->chunk_max || pc->chunk_max > SV_SHARD_MAX_CHUNK)
         return sv_err_set(SV_CONFIG, "segment_size %u is too large",
                           v->cfg->segment_size);
@@ -554,8 +552,9 @@ static enum sv_err put_init(struct put_ctx *pc)
     for (i = 0; i < pc->depth; i++) {
         pc->seg[i] = seg_new(pc);
         if (!pc->seg[i])
-            return sv_err_set(SV_NOMEM, "put '%s': out of memory for %zu "
-                                        "byte segments",
+            return sv_err_set(SV_NOMEM,
+                              "put '%s': out of memory for %zu "
+                              "byte segments",
                               pc->name, pc->k * pc->chunk_max);
     }
     pc->provs = calloc(v->nprov ? v->nprov : 1, sizeof(*pc->provs));
@@ -616,8 +615,7 @@ static enum sv_err put_segments(struct put_ctx *pc)
             goto wait_prev;
         }
         if (segno > UINT32_MAX - 1) {
-            rc = sv_err_set(SV_INVAL, "put '%s': too many segments",
-                            pc->name);
+            rc = sv_err_set(SV_INVAL, "put '%s': too many segments", pc->name);
             goto wait_prev;
         }
         cur->segment = segno;
@@ -652,8 +650,7 @@ wait_prev:
 }
 
 enum sv_err sv_put(struct sv_vault *v, const char *name, int fd,
-                   const struct sv_put_opts *opts,
-                   struct sv_put_result *result)
+                   const struct sv_put_opts *opts, struct sv_put_result *result)
 {
     struct put_ctx *pc = NULL;
     struct sv_obj_rec retired;
@@ -669,9 +666,10 @@ enum sv_err sv_put(struct sv_vault *v, const char *name, int fd,
         return sv_err_set(SV_INVAL, "put '%s': the vault is open read-only",
                           name);
     if (!sv_keys_is_full(v->kr))
-        return sv_err_set(SV_NOKEY, "put '%s': the maintenance keyring "
-                                    "cannot store objects (it holds no "
-                                    "data keys)",
+        return sv_err_set(SV_NOKEY,
+                          "put '%s': the maintenance keyring "
+                          "cannot store objects (it holds no "
+                          "data keys)",
                           name);
     pc = calloc(1, sizeof(*pc));
     if (!pc)
@@ -701,8 +699,7 @@ enum sv_err sv_put(struct sv_vault *v, const char *name, int fd,
         enum sv_err r2 = sv_vault_collect(v, retired.oid, NULL, NULL);
 
         if (r2)
-            sv_warn("put '%s': the replaced version: %s", name,
-                    sv_errmsg(r2));
+            sv_warn("put '%s': the replaced version: %s", name, sv_errmsg(r2));
         sv_obj_rec_release(&retired);
     }
     sv_vault_unlock_upload(v, pc->rec.oid, pc->lock_fd);

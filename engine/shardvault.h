@@ -48,7 +48,7 @@ enum sv_err sv_vault_create(const char *dir, const char *config_text,
                             struct sv_vault **out) SV_MUST_CHECK;
 
 /* Open flags. */
-#define SV_OPEN_READONLY 0x1    /* no writes: no recovery, put/rm refused */
+#define SV_OPEN_READONLY    0x1 /* no writes: no recovery, put/rm refused */
 #define SV_OPEN_MAINTENANCE 0x2 /* key_path names a maintenance keyring */
 
 struct sv_open_opts {
@@ -85,7 +85,7 @@ struct sv_prov_usage {
 
 /* What one put did. Caller-owned: sv_put_result_release(). */
 struct sv_put_result {
-    uint64_t bytes;          /* plaintext bytes stored */
+    uint64_t bytes; /* plaintext bytes stored */
     uint64_t segments;
     uint64_t shards;         /* shards stored */
     uint64_t shards_missing; /* not stored; queued for repair */
@@ -99,8 +99,8 @@ void sv_put_result_release(struct sv_put_result *r);
 typedef void sv_progress_fn(void *ctx, uint64_t done);
 
 struct sv_put_opts {
-    int64_t mtime;                     /* source mtime (seconds), 0 unknown */
-    volatile sig_atomic_t *cancel;     /* nonzero: stop, store nothing */
+    int64_t mtime;                 /* source mtime (seconds), 0 unknown */
+    volatile sig_atomic_t *cancel; /* nonzero: stop, store nothing */
     sv_progress_fn *progress;
     void *progress_ctx;
     int hash; /* nonzero: record BLAKE2b-256 of the plaintext (costs CPU) */
@@ -220,9 +220,9 @@ enum sv_err sv_rm(struct sv_vault *v, const char *name,
 struct sv_verify_result {
     uint64_t objects, segments, shards;
     uint64_t shards_ok;
-    uint64_t shards_missing; /* absent, or marked missing in the catalog */
-    uint64_t shards_bad;     /* wrong size or failed the authenticator */
-    uint64_t shards_failed;  /* provider errors: state unknown */
+    uint64_t shards_missing;    /* absent, or marked missing in the catalog */
+    uint64_t shards_bad;        /* wrong size or failed the authenticator */
+    uint64_t shards_failed;     /* provider errors: state unknown */
     uint64_t segments_degraded; /* fewer than n good but at least k */
     uint64_t segments_lost;     /* fewer than k good */
 };
@@ -248,7 +248,7 @@ struct sv_provider_info {
     const char *name, *type, *owner, *jurisdiction;
     uint64_t quota; /* 0 unlimited */
     double price_storage, price_egress;
-    const char *state; /* "up", "suspect", "down", "draining", "removed" */
+    const char *state;      /* "up", "suspect", "down", "draining", "removed" */
     uint64_t shards, bytes; /* as the catalog counts them */
 };
 size_t sv_vault_nprov(const struct sv_vault *v);

@@ -50,8 +50,9 @@ enum sv_err sv_check_name(const char *name)
         return sv_err_set(SV_INVAL, "an object name cannot be empty");
     len = strlen(name);
     if (len >= SV_NAME_MAX)
-        return sv_err_set(SV_INVAL, "object name of %zu bytes is too long "
-                                    "(at most %d)",
+        return sv_err_set(SV_INVAL,
+                          "object name of %zu bytes is too long "
+                          "(at most %d)",
                           len, SV_NAME_MAX - 1);
     for (i = 0; i < len; i++)
         if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
@@ -69,8 +70,8 @@ enum sv_err sv_check_name(const char *name)
 static char *ini_set(const char *text, const char *section, const char *key,
                      const char *value)
 {
-    size_t tlen = strlen(text), cap = tlen + strlen(key) + strlen(value) +
-                                      strlen(section) + 32;
+    size_t tlen = strlen(text),
+           cap = tlen + strlen(key) + strlen(value) + strlen(section) + 32;
     char *out = malloc(cap), *o = out;
     const char *p = text, *eol, *insert_after = NULL;
     int in_sec = 0, done = 0;
@@ -95,7 +96,8 @@ static char *ini_set(const char *text, const char *section, const char *key,
             e = s;
             while (e < eol && *e != '=' && *e != ' ' && *e != '\t')
                 e++;
-            if ((size_t)(e - s) == strlen(key) && !memcmp(s, key, strlen(key))) {
+            if ((size_t)(e - s) == strlen(key) &&
+                !memcmp(s, key, strlen(key))) {
                 o += sprintf(o, "%s = %s\n", key, value);
                 done = 1;
                 p = eol;
@@ -573,8 +575,8 @@ int sv_vault_prov_index(const struct sv_vault *v, uint16_t id)
     return -1;
 }
 
-const char *sv_vault_prov_name(const struct sv_vault *v, uint16_t id,
-                               char *buf, size_t cap)
+const char *sv_vault_prov_name(const struct sv_vault *v, uint16_t id, char *buf,
+                               size_t cap)
 {
     int i = sv_vault_prov_index(v, id);
 
@@ -620,8 +622,8 @@ void sv_vault_place_provs(struct sv_vault *v, uint64_t need,
         provs[i].owner = c->owner;
         provs[i].jurisdiction = c->jurisdiction;
         provs[i].usable = sv_vault_prov_usable(v, i, need);
-        provs[i].weight = (double)(free_b ? free_b : 1) *
-                          (c->weight > 0 ? c->weight : 1.0);
+        provs[i].weight =
+            (double)(free_b ? free_b : 1) * (c->weight > 0 ? c->weight : 1.0);
     }
 }
 
@@ -699,8 +701,7 @@ void sv_vault_info(const struct sv_vault *v, struct sv_vault_info *out)
     out->full_keys = sv_keys_is_full(v->kr);
 }
 
-void sv_object_info_from(const struct sv_obj_rec *o,
-                         struct sv_object_info *out)
+void sv_object_info_from(const struct sv_obj_rec *o, struct sv_object_info *out)
 {
     static const uint8_t zero[32];
 

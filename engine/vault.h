@@ -64,8 +64,8 @@ int sv_vault_prov_index(const struct sv_vault *v, uint16_t id);
 
 /* A provider's name for messages, also for ids no longer configured
  * ("#7"); buf holds at least 16 bytes. */
-const char *sv_vault_prov_name(const struct sv_vault *v, uint16_t id,
-                               char *buf, size_t cap);
+const char *sv_vault_prov_name(const struct sv_vault *v, uint16_t id, char *buf,
+                               size_t cap);
 
 /* Whether new shards may go to provider i: open, up (or suspect), and with
  * room for need more bytes under its quota. */
@@ -106,8 +106,8 @@ enum sv_err sv_vault_recover(struct sv_vault *v) SV_MUST_CHECK;
 /* Mark shard index of (oid, segment) missing in the catalog (if it still
  * points at provider) and queue the segment for repair. */
 enum sv_err sv_vault_report_bad(struct sv_vault *v,
-                                const uint8_t oid[SV_OID_LEN],
-                                uint32_t segment, unsigned index,
+                                const uint8_t oid[SV_OID_LEN], uint32_t segment,
+                                unsigned index,
                                 uint16_t provider) SV_MUST_CHECK;
 
 /* Room for the sealed object record carried on last-segment shards: the
@@ -136,8 +136,7 @@ void sv_shard_fetch(struct sv_vault *v, const struct sv_seg_rec *rec,
                     const uint8_t **chunk, struct sv_shard_check *out);
 
 /* Append "prov: err" to a "; "-separated list of causes. */
-void sv_cause_append(char *buf, size_t cap, const char *prov,
-                     const char *err);
+void sv_cause_append(char *buf, size_t cap, const char *prov, const char *err);
 
 /* Object name checks shared by put, get, rm: non-empty, < SV_NAME_MAX,
  * no control characters. SV_INVAL with the reason. */

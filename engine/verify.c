@@ -45,8 +45,8 @@ static void head_check(struct vtask *vt)
                         : "provider not open");
         return;
     }
-    sv_shard_name(vt->v->kr, vt->v->cfg->shard_prefix, rec->oid,
-                  rec->segment, vt->index, name);
+    sv_shard_name(vt->v->kr, vt->v->cfg->shard_prefix, rec->oid, rec->segment,
+                  vt->index, name);
     sv_crashpoint("verify:before-shard-head");
     rc = sv_prov_head(vt->v->prov[pi].p, name, &size);
     sv_crashpoint("verify:after-shard-head");
@@ -60,8 +60,8 @@ static void head_check(struct vtask *vt)
         vt->chk.rc = SV_CORRUPT;
         vt->chk.bad = 1;
         snprintf(vt->chk.err, sizeof(vt->chk.err),
-                 "shard is %llu bytes, expected %llu",
-                 (unsigned long long)size, (unsigned long long)want);
+                 "shard is %llu bytes, expected %llu", (unsigned long long)size,
+                 (unsigned long long)want);
     }
 }
 
@@ -124,16 +124,17 @@ static enum sv_err verify_segment(struct vctx *c, const struct sv_obj_rec *o,
     sv_batch_wait(&b);
     sv_batch_destroy(&b);
     for (i = 0; i < rec->n; i++) {
-        const char *pn = sv_vault_prov_name(v, rec->shard[i].provider, nb,
-                                            sizeof(nb));
+        const char *pn =
+            sv_vault_prov_name(v, rec->shard[i].provider, nb, sizeof(nb));
 
         if (rec->shard[i].state == SV_SHARD_STALE)
             continue;
         c->r.shards++;
         if (rec->shard[i].state == SV_SHARD_MISSING) {
             c->r.shards_missing++;
-            problem(c, "'%s' segment %u shard %u (%s): marked missing, "
-                       "waiting for repair",
+            problem(c,
+                    "'%s' segment %u shard %u (%s): marked missing, "
+                    "waiting for repair",
                     o->name, rec->segment, i, pn);
             continue;
         }
@@ -152,8 +153,8 @@ static enum sv_err verify_segment(struct vctx *c, const struct sv_obj_rec *o,
             c->r.shards_missing++;
         else
             c->r.shards_bad++;
-        problem(c, "'%s' segment %u shard %u (%s): %s", o->name,
-                rec->segment, i, pn, vt[i].chk.err);
+        problem(c, "'%s' segment %u shard %u (%s): %s", o->name, rec->segment,
+                i, pn, vt[i].chk.err);
         rc = sv_vault_report_bad(v, o->oid, rec->segment, i,
                                  rec->shard[i].provider);
         if (rc)
@@ -162,8 +163,9 @@ static enum sv_err verify_segment(struct vctx *c, const struct sv_obj_rec *o,
     c->r.segments++;
     if (good < o->k) {
         c->r.segments_lost++;
-        problem(c, "'%s' segment %u: only %u of %u needed shards good: "
-                   "unreadable",
+        problem(c,
+                "'%s' segment %u: only %u of %u needed shards good: "
+                "unreadable",
                 o->name, rec->segment, good, (unsigned)o->k);
     } else if (good < rec->n) {
         c->r.segments_degraded++;
@@ -200,8 +202,8 @@ static enum sv_err verify_object(struct vctx *c, const char *name,
     }
     if (c->deep) {
         cap = SV_SHARD_HDR_LEN + SV_RECORD_ALLOWANCE +
-              sv_ec_chunk_len(o.k, (size_t)o.segment_size + 16) +
-              SV_SHARD_TAG + 1;
+              sv_ec_chunk_len(o.k, (size_t)o.segment_size + 16) + SV_SHARD_TAG +
+              1;
         bufs = malloc(cap * ((size_t)o.k + o.m));
         if (!bufs) {
             rc = sv_err_set(SV_NOMEM, "verify: out of memory");
@@ -256,8 +258,7 @@ static int collect_name(void *ctx, const struct sv_obj_rec *o)
 }
 
 enum sv_err sv_verify(struct sv_vault *v, const char *name, int deep,
-                      sv_verify_fn *fn, void *ctx,
-                      struct sv_verify_result *out)
+                      sv_verify_fn *fn, void *ctx, struct sv_verify_result *out)
 {
     struct vctx c;
     struct names *l = NULL;

@@ -47,7 +47,7 @@
 #define USAGE                                                                  \
     "bench pipeline [--size 1G] [--dir DIR] [--rss-size 4G] [--runs N]"
 #define STAGE_BYTES ((size_t)64 << 20) /* data the stage timings go over */
-#define GEN_BUF ((size_t)1 << 20)
+#define GEN_BUF     ((size_t)1 << 20)
 
 static double now(void)
 {
@@ -139,7 +139,8 @@ static struct sv_vault *open_vault(const char *dir, unsigned jobs)
     return v;
 }
 
-/* ---- raw stage costs, seconds per byte of plaintext ----------------------- */
+/* ---- raw stage costs, seconds per byte of plaintext -----------------------
+ */
 
 struct stages {
     double seal, auth, encode, copy; /* s/B of the bytes they touch */
@@ -184,8 +185,7 @@ static void measure_stages(struct sv_vault *v, const char *input,
         t0 = now();
         for (i = 0; i < nseg; i++)
             if (sv_seal_segment(SV_CIPHER_XCHACHA20, dek, oid, i, 0,
-                                data + i * k * clen, seg,
-                                data + i * k * clen))
+                                data + i * k * clen, seg, data + i * k * clen))
                 die(1, "bench pipeline: seal failed");
         best[0] = fmin(best[0], now() - t0);
         t0 = now();
@@ -271,8 +271,8 @@ static void degrade(struct sv_vault *v, const char *name)
         die_err(SV_NOTFOUND, "bench pipeline: ");
     for (i = 0; i < s->nseg; i++) {
         for (j = 0; j < 2; j++) {
-            pi = sv_vault_prov_index(v, (uint16_t)s->seg[i].shard[j]
-                                            .provider_id);
+            pi = sv_vault_prov_index(v,
+                                     (uint16_t)s->seg[i].shard[j].provider_id);
             sv_shard_name(v->kr, v->cfg->shard_prefix, s->obj.oid, i, j, key);
             if (pi < 0 || sv_prov_del(v->prov[pi].p, key))
                 die(1, "bench pipeline: cannot delete a shard");
@@ -282,8 +282,8 @@ static void degrade(struct sv_vault *v, const char *name)
 }
 
 /* Read name back into a file and compare with the input (untimed). */
-static int check_bytes(struct sv_vault *v, const char *name,
-                       const char *input, const char *tmp, uint64_t size)
+static int check_bytes(struct sv_vault *v, const char *name, const char *input,
+                       const char *tmp, uint64_t size)
 {
     int in = open(input, O_RDONLY | O_CLOEXEC);
     int out = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -406,21 +406,20 @@ int bench_pipeline(int argc, char **argv)
     pin(1);
     v = open_vault(vdir, 1);
     measure_stages(v, input, &st);
-    put_bound = 1.0 / (st.seal + nk * st.auth + st.encode +
-                       (1.0 + nk) * st.copy) / 1e9;
+    put_bound =
+        1.0 / (st.seal + nk * st.auth + st.encode + (1.0 + nk) * st.copy) / 1e9;
     get_bound = 1.0 / (st.seal + st.auth + st.copy) / 1e9;
     printf("object %s, k=4 m=2, six fs providers under %s, %s segments\n",
            vt_size(size, sz), tmp, vt_size(v->cfg->segment_size, sz2));
     printf("stage costs on the same data (one core):\n");
     printf("  %-34s %6.2f GB/s\n", "AEAD seal (xchacha20poly1305)",
            1e-9 / st.seal);
-    printf("  %-34s %6.2f GB/s  (x%.2f of the data)\n",
-           "shard authenticator", 1e-9 / st.auth, nk);
+    printf("  %-34s %6.2f GB/s  (x%.2f of the data)\n", "shard authenticator",
+           1e-9 / st.auth, nk);
     printf("  %-34s %6.2f GB/s\n", "ISA-L encode (4,2)", 1e-9 / st.encode);
     printf("  %-34s %6.2f GB/s  (put x%.2f, get x1)\n", "memcpy",
            1e-9 / st.copy, 1.0 + nk);
-    printf("  %-34s %6.2f GB/s\n", "put bound (sum of the above)",
-           put_bound);
+    printf("  %-34s %6.2f GB/s\n", "put bound (sum of the above)", put_bound);
     printf("  %-34s %6.2f GB/s\n", "get bound (open+auth+copy)", get_bound);
     fflush(stdout);
 
@@ -464,8 +463,7 @@ int bench_pipeline(int argc, char **argv)
     printf("%-30s %6.2f GB/s  %.2f of healthy (target >= 0.80); %llu "
            "segments decoded\n",
            "get, data shards 0+1 missing", gbs(size, getd.wall),
-           get2.wall / getd.wall,
-           (unsigned long long)gst.segments_degraded);
+           get2.wall / getd.wall, (unsigned long long)gst.segments_degraded);
     if (rss_size)
         printf("%-30s %6.1f MiB for %s (target <= 128 MiB)\n",
                "peak RSS of put", rss < 0 ? -1.0 : (double)rss / 1024.0,

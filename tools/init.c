@@ -110,8 +110,8 @@ int cmd_init(int argc, char **argv)
            "it; write quorum %u; segments of %s\n",
            vi.k, vi.m, vi.k + vi.m, vi.k, vi.write_quorum,
            vt_size(vi.segment_size, size));
-    printf("providers:\n  %-16s %-5s %-20s %-12s %s\n", "NAME", "TYPE",
-           "OWNER", "JURISDICTION", "QUOTA");
+    printf("providers:\n  %-16s %-5s %-20s %-12s %s\n", "NAME", "TYPE", "OWNER",
+           "JURISDICTION", "QUOTA");
     for (i = 0; i < sv_vault_nprov(v); i++) {
         sv_vault_provider(v, i, &pi);
         printf("  %-16s %-5s %-20s %-12s %s\n", pi.name, pi.type, pi.owner,

@@ -26,12 +26,12 @@ static int one(void *ctx, const struct sv_object_info *o)
     l->bytes += o->size;
     if (l->arr) {
         json_array_append_new(
-            l->arr, json_pack("{s:s, s:I, s:I, s:I, s:i, s:i, s:i}", "name",
-                              o->name, "size", (json_int_t)o->size, "mtime",
-                              (json_int_t)o->mtime, "created",
-                              (json_int_t)o->created, "segments",
-                              (int)o->nsegments, "k", (int)o->k, "m",
-                              (int)o->m));
+            l->arr,
+            json_pack("{s:s, s:I, s:I, s:I, s:i, s:i, s:i}", "name", o->name,
+                      "size", (json_int_t)o->size, "mtime",
+                      (json_int_t)o->mtime, "created", (json_int_t)o->created,
+                      "segments", (int)o->nsegments, "k", (int)o->k, "m",
+                      (int)o->m));
         return 0;
     }
     printf("%10s  %s  %s\n", vt_size(o->size, size),

@@ -75,8 +75,7 @@ int cmd_put(int argc, char **argv)
     if (strcmp(file, "-")) {
         fd = open(file, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-            die(1, "put '%s': cannot open %s: %s", name, file,
-                strerror(errno));
+            die(1, "put '%s': cannot open %s: %s", name, file, strerror(errno));
     }
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
         o.mtime = (int64_t)st.st_mtime;
@@ -106,8 +105,7 @@ int cmd_put(int argc, char **argv)
         printf("stored '%s': %s in %llu segment%s, %llu shards on %zu "
                "providers\n",
                name, vt_size(r.bytes, size), (unsigned long long)r.segments,
-               r.segments == 1 ? "" : "s", (unsigned long long)r.shards,
-               used);
+               r.segments == 1 ? "" : "s", (unsigned long long)r.shards, used);
     if (r.shards_missing)
         warnx_("put '%s': %llu shard%s could not be stored; queued for "
                "repair",

@@ -41,29 +41,28 @@ static void print_json(const struct sv_stat *s)
             const struct sv_shard_place *p = &g->shard[j];
 
             json_array_append_new(
-                shards, json_pack("{s:i, s:s, s:s, s:s, s:s}", "index",
-                                  (int)p->index, "provider", p->provider,
-                                  "owner", p->owner, "jurisdiction",
-                                  p->jurisdiction, "state", p->state));
+                shards,
+                json_pack("{s:i, s:s, s:s, s:s, s:s}", "index", (int)p->index,
+                          "provider", p->provider, "owner", p->owner,
+                          "jurisdiction", p->jurisdiction, "state", p->state));
         }
         json_array_append_new(
-            segs, json_pack("{s:i, s:I, s:i, s:i, s:o}", "segment",
-                            (int)g->segment, "payload_len",
-                            (json_int_t)g->payload_len, "good", (int)g->good,
-                            "n", (int)g->n, "shards", shards));
+            segs,
+            json_pack("{s:i, s:I, s:i, s:i, s:o}", "segment", (int)g->segment,
+                      "payload_len", (json_int_t)g->payload_len, "good",
+                      (int)g->good, "n", (int)g->n, "shards", shards));
     }
     root = json_pack(
         "{s:s, s:s, s:I, s:I, s:I, s:i, s:i, s:i, s:s, s:i, s:I, s:s?, "
         "s:o, s:{s:s, s:i, s:i, s:i, s:i}}",
         "name", o->name, "id", id, "size", (json_int_t)o->size, "mtime",
-        (json_int_t)o->mtime, "created", (json_int_t)o->created, "k",
-        (int)o->k, "m", (int)o->m, "segments_count", (int)o->nsegments,
-        "cipher", o->cipher ? o->cipher : "?", "key_gen", (int)o->key_gen,
-        "segment_size", (json_int_t)o->segment_size, "blake2b",
-        o->has_hash ? hash : NULL, "segments", segs, "health", "state",
-        health_word(s), "healthy", (int)s->healthy, "degraded",
-        (int)s->degraded, "lost", (int)s->lost, "min_good",
-        (int)s->min_good);
+        (json_int_t)o->mtime, "created", (json_int_t)o->created, "k", (int)o->k,
+        "m", (int)o->m, "segments_count", (int)o->nsegments, "cipher",
+        o->cipher ? o->cipher : "?", "key_gen", (int)o->key_gen, "segment_size",
+        (json_int_t)o->segment_size, "blake2b", o->has_hash ? hash : NULL,
+        "segments", segs, "health", "state", health_word(s), "healthy",
+        (int)s->healthy, "degraded", (int)s->degraded, "lost", (int)s->lost,
+        "min_good", (int)s->min_good);
     json_dumpf(root, stdout, JSON_INDENT(2));
     putchar('\n');
     json_decref(root);
@@ -105,8 +104,8 @@ static void print_human(const struct sv_stat *s)
 
         printf("segment %u  %s  %u/%u shards good\n", g->segment,
                vt_size(g->payload_len, a), g->good, g->n);
-        printf("  %-5s %-16s %-20s %-12s %s\n", "SHARD", "PROVIDER",
-               "OWNER", "JURISDICTION", "STATE");
+        printf("  %-5s %-16s %-20s %-12s %s\n", "SHARD", "PROVIDER", "OWNER",
+               "JURISDICTION", "STATE");
         for (j = 0; j < g->n; j++) {
             const struct sv_shard_place *p = &g->shard[j];
 

@@ -28,8 +28,8 @@ struct sv_vault *vt_open(unsigned flags, const char *key_path)
 
 const char *vt_size(uint64_t bytes, char *buf)
 {
-    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB",
-                                       "PiB", "EiB"};
+    static const char *const unit[] = {"B",   "KiB", "MiB", "GiB",
+                                       "TiB", "PiB", "EiB"};
     double d = (double)bytes;
     unsigned u = 0;
 

@@ -52,16 +52,15 @@ int cmd_verify(int argc, char **argv)
     sv_vault_close(v);
     if (rc)
         die_err(rc, "%s", "");
-    bad = r.shards_missing || r.shards_bad || r.shards_failed ||
-          r.segments_lost;
+    bad =
+        r.shards_missing || r.shards_bad || r.shards_failed || r.segments_lost;
     if (json) {
         json_t *o = json_pack(
-            "{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-            "mode", deep ? "deep" : "shallow", "ok", !bad, "objects",
-            (json_int_t)r.objects, "segments", (json_int_t)r.segments,
-            "shards", (json_int_t)r.shards, "shards_ok",
-            (json_int_t)r.shards_ok, "shards_missing",
-            (json_int_t)r.shards_missing, "shards_bad",
+            "{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "mode",
+            deep ? "deep" : "shallow", "ok", !bad, "objects",
+            (json_int_t)r.objects, "segments", (json_int_t)r.segments, "shards",
+            (json_int_t)r.shards, "shards_ok", (json_int_t)r.shards_ok,
+            "shards_missing", (json_int_t)r.shards_missing, "shards_bad",
             (json_int_t)r.shards_bad, "shards_unchecked",
             (json_int_t)r.shards_failed, "segments_degraded",
             (json_int_t)r.segments_degraded, "segments_lost",

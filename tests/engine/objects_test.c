@@ -99,7 +99,8 @@ Test(objects, rm_with_a_provider_down_finishes_later)
     tv_free(&t);
 }
 
-/* ---- ls, stat, verify ----------------------------------------------------- */
+/* ---- ls, stat, verify -----------------------------------------------------
+ */
 
 struct names {
     char seen[8][32];
@@ -213,8 +214,8 @@ Test(objects, sigkill_at_every_point_of_an_overwrite_recovers, .timeout = 300)
         cr_assert_eq(waitpid(pid, &status, 0), pid);
         tv_open(&t, 2); /* recovery runs here */
         cr_assert_eq(tv_intents(t.v), 0, "point %u", n);
-        cr_assert_eq(tv_get(t.v, "obj", 0, SV_TO_END, &got, &glen, NULL),
-                     SV_OK, "point %u: %s", n, sv_errmsg(SV_UNAVAIL));
+        cr_assert_eq(tv_get(t.v, "obj", 0, SV_TO_END, &got, &glen, NULL), SV_OK,
+                     "point %u: %s", n, sv_errmsg(SV_UNAVAIL));
         s = tv_stat(t.v, "obj");
         if (glen == len1) {
             cr_assert(!memcmp(got, v1, len1), "point %u", n);
@@ -236,8 +237,7 @@ Test(objects, sigkill_at_every_point_of_an_overwrite_recovers, .timeout = 300)
         if (glen == len2) /* back to version 1 for the next point */
             tv_put_ok(t.v, "obj", v1, len1);
     }
-    cr_assert(killed >= 30, "only %u crash points in a 3-segment put",
-              killed);
+    cr_assert(killed >= 30, "only %u crash points in a 3-segment put", killed);
     free(v1);
     free(v2);
     tv_free(&t);

@@ -115,12 +115,10 @@ Test(vault, maintenance_keyring_verifies_but_cannot_read)
     tv_close(&t);
     o.flags = SV_OPEN_MAINTENANCE;
     o.key_path = mk;
-    cr_assert_eq(sv_vault_open(t.dir, &o, &v), SV_OK, "%s",
-                 sv_errmsg(SV_AUTH));
+    cr_assert_eq(sv_vault_open(t.dir, &o, &v), SV_OK, "%s", sv_errmsg(SV_AUTH));
     cr_assert_eq(sv_verify(v, "obj", 1, NULL, NULL, &r), SV_OK);
     cr_assert_eq(r.shards_ok, 6);
-    cr_assert_eq(tv_get(v, "obj", 0, SV_TO_END, &got, &glen, NULL),
-                 SV_NOKEY);
+    cr_assert_eq(tv_get(v, "obj", 0, SV_TO_END, &got, &glen, NULL), SV_NOKEY);
     cr_assert_eq(glen, 0);
     free(got);
     cr_assert_eq(tv_put(v, "x", "x", 1, NULL), SV_NOKEY);

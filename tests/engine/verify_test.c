@@ -39,8 +39,7 @@ Test(verify, verify_finds_missing_and_bad_shards)
     tv_make(&t, 4, 2, 6, "64K", NULL);
     tv_put_ok(t.v, "a", a, 2 * SEG);
     tv_put_ok(t.v, "b", a, 100);
-    cr_assert_eq(sv_verify(t.v, NULL, 1, count_problem, &problems, &r),
-                 SV_OK);
+    cr_assert_eq(sv_verify(t.v, NULL, 1, count_problem, &problems, &r), SV_OK);
     cr_assert_eq(r.objects, 2);
     cr_assert_eq(r.shards, 18);
     cr_assert_eq(r.shards_ok, 18);
@@ -48,16 +47,14 @@ Test(verify, verify_finds_missing_and_bad_shards)
     tv_delete_shard(&t, "a", 1, 3);
     tv_flip_shard(&t, "b", 0, 5, 70);
     /* shallow: presence and size only */
-    cr_assert_eq(sv_verify(t.v, NULL, 0, count_problem, &problems, &r),
-                 SV_OK);
+    cr_assert_eq(sv_verify(t.v, NULL, 0, count_problem, &problems, &r), SV_OK);
     cr_assert_eq(r.shards_missing, 1);
     cr_assert_eq(r.shards_bad, 0);
     cr_assert_eq(r.segments_degraded, 1);
     cr_assert_eq(problems, 1);
     /* deep: the flipped one too; the missing one is now marked */
     problems = 0;
-    cr_assert_eq(sv_verify(t.v, NULL, 1, count_problem, &problems, &r),
-                 SV_OK);
+    cr_assert_eq(sv_verify(t.v, NULL, 1, count_problem, &problems, &r), SV_OK);
     cr_assert_eq(r.shards_missing, 1);
     cr_assert_eq(r.shards_bad, 1);
     cr_assert_eq(r.shards_ok, 16);

@@ -18,8 +18,8 @@
 #include "providers/fault.h"
 #include "tests/lib/testutil.h"
 
-char *tv_conf_text(unsigned k, unsigned m, unsigned nprov,
-                       const char *segsize, const char *policy)
+char *tv_conf_text(unsigned k, unsigned m, unsigned nprov, const char *segsize,
+                   const char *policy)
 {
     size_t cap = 4096 + nprov * 256;
     char *t = malloc(cap);
@@ -52,7 +52,7 @@ void tv_open(struct tv *t, unsigned jobs)
 }
 
 void tv_make(struct tv *t, unsigned k, unsigned m, unsigned nprov,
-                    const char *segsize, const char *policy)
+             const char *segsize, const char *policy)
 {
     char *text = tv_conf_text(k, m, nprov, segsize, policy);
     enum sv_err rc;
@@ -97,9 +97,8 @@ int tv_memfd(const void *buf, size_t len)
     return fd;
 }
 
-enum sv_err tv_put(struct sv_vault *v, const char *name,
-                           const void *buf, size_t len,
-                           struct sv_put_result *r)
+enum sv_err tv_put(struct sv_vault *v, const char *name, const void *buf,
+                   size_t len, struct sv_put_result *r)
 {
     int fd = tv_memfd(buf, len);
     enum sv_err rc = sv_put(v, name, fd, NULL, r);
@@ -109,7 +108,7 @@ enum sv_err tv_put(struct sv_vault *v, const char *name,
 }
 
 void tv_put_ok(struct sv_vault *v, const char *name, const void *buf,
-                   size_t len)
+               size_t len)
 {
     enum sv_err rc = tv_put(v, name, buf, len, NULL);
 
@@ -118,8 +117,8 @@ void tv_put_ok(struct sv_vault *v, const char *name, const void *buf,
 
 /* Read [off, off+len) of name; *out malloc'd. */
 enum sv_err tv_get(struct sv_vault *v, const char *name, uint64_t off,
-                           uint64_t len, uint8_t **out, size_t *outlen,
-                           struct sv_get_stats *st)
+                   uint64_t len, uint8_t **out, size_t *outlen,
+                   struct sv_get_stats *st)
 {
     int fd = memfd_create("svout", MFD_CLOEXEC);
     enum sv_err rc;
@@ -139,7 +138,7 @@ enum sv_err tv_get(struct sv_vault *v, const char *name, uint64_t off,
 }
 
 void tv_get_eq(struct sv_vault *v, const char *name, const uint8_t *want,
-                   size_t len)
+               size_t len)
 {
     uint8_t *got;
     size_t glen;
@@ -149,6 +148,21 @@ void tv_get_eq(struct sv_vault *v, const char *name, const uint8_t *want,
     cr_assert_eq(glen, len, "get %s: %zu bytes, want %zu", name, glen, len);
     cr_assert(!memcmp(got, want, len), "get %s: bytes differ", name);
     free(got);
+}
+
+void tv_get_unavail(struct sv_vault *v, const char *name,
+                    const char *const *want)
+{
+    uint8_t *got;
+    size_t glen;
+    enum sv_err rc = tv_get(v, name, 0, SV_TO_END, &got, &glen, NULL);
+    const char *msg;
+
+    free(got);
+    cr_assert_eq(rc, SV_UNAVAIL, "get %s: %s", name, sv_errmsg(rc));
+    msg = sv_errmsg(rc);
+    for (; *want; want++)
+        cr_assert(strstr(msg, *want), "'%s' not in: %s", *want, msg);
 }
 
 static int count_key(void *ctx, const char *key, uint64_t size, int64_t mt)
@@ -167,8 +181,8 @@ uint64_t tv_shards_on(struct sv_vault *v, size_t i)
     uint64_t n = 0;
     enum sv_err rc;
 
-    rc = sv_prov_list_all(p ? p : v->prov[i].p, v->cfg->shard_prefix,
-                          count_key, &n);
+    rc = sv_prov_list_all(p ? p : v->prov[i].p, v->cfg->shard_prefix, count_key,
+                          &n);
     cr_assert_eq(rc, SV_OK, "list: %s", sv_errmsg(rc));
     return n;
 }
@@ -252,8 +266,7 @@ static int find_cb(const char *path, const struct stat *sb, int flag,
     return 0;
 }
 
-char *tv_shard_file(struct tv *t, const char *name, uint32_t seg,
-                        unsigned idx)
+char *tv_shard_file(struct tv *t, const char *name, uint32_t seg, unsigned idx)
 {
     struct sv_stat *s = tv_stat(t->v, name);
     char sname[SV_SHARD_NAME_MAX], *pdir;
@@ -271,8 +284,7 @@ char *tv_shard_file(struct tv *t, const char *name, uint32_t seg,
     return strdup(found_path);
 }
 
-void tv_delete_shard(struct tv *t, const char *name, uint32_t seg,
-                         unsigned idx)
+void tv_delete_shard(struct tv *t, const char *name, uint32_t seg, unsigned idx)
 {
     char *p = tv_shard_file(t, name, seg, idx);
 
@@ -280,8 +292,8 @@ void tv_delete_shard(struct tv *t, const char *name, uint32_t seg,
     free(p);
 }
 
-void tv_flip_shard(struct tv *t, const char *name, uint32_t seg,
-                       unsigned idx, off_t at)
+void tv_flip_shard(struct tv *t, const char *name, uint32_t seg, unsigned idx,
+                   off_t at)
 {
     char *p = tv_shard_file(t, name, seg, idx);
     int fd = open(p, O_RDWR);
@@ -294,4 +306,3 @@ void tv_flip_shard(struct tv *t, const char *name, uint32_t seg,
     close(fd);
     free(p);
 }
-

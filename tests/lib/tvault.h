@@ -27,8 +27,8 @@ struct tv {
 /* Config text: k, m, nprov fault-over-fs providers p0.. (path
  * providers/pN, owner ownerN, jurisdiction JN); segsize and policy lines
  * (for [policy]) may be NULL. malloc'd. */
-char *tv_conf_text(unsigned k, unsigned m, unsigned nprov,
-                   const char *segsize, const char *policy);
+char *tv_conf_text(unsigned k, unsigned m, unsigned nprov, const char *segsize,
+                   const char *policy);
 /* Create and open such a vault in a fresh scratch directory. */
 void tv_make(struct tv *t, unsigned k, unsigned m, unsigned nprov,
              const char *segsize, const char *policy);
@@ -53,6 +53,11 @@ enum sv_err tv_get(struct sv_vault *v, const char *name, uint64_t off,
 void tv_get_eq(struct sv_vault *v, const char *name, const uint8_t *want,
                size_t len);
 
+/* Get name must fail with SV_UNAVAIL and a sentence holding every string
+ * of want (NULL-terminated). */
+void tv_get_unavail(struct sv_vault *v, const char *name,
+                    const char *const *want);
+
 /* Shards on provider i (listing its fs directory without faults), on all
  * providers; intents and repair queue entries in the catalog. */
 uint64_t tv_shards_on(struct sv_vault *v, size_t i);
@@ -68,11 +73,10 @@ int tv_prov(struct sv_vault *v, const char *name);
 /* The file of shard idx of segment seg of name, in the directory of the
  * provider the catalog names (malloc'd path); delete it; flip one bit of
  * byte at of it. */
-char *tv_shard_file(struct tv *t, const char *name, uint32_t seg,
-                    unsigned idx);
+char *tv_shard_file(struct tv *t, const char *name, uint32_t seg, unsigned idx);
 void tv_delete_shard(struct tv *t, const char *name, uint32_t seg,
                      unsigned idx);
-void tv_flip_shard(struct tv *t, const char *name, uint32_t seg,
-                   unsigned idx, off_t at);
+void tv_flip_shard(struct tv *t, const char *name, uint32_t seg, unsigned idx,
+                   off_t at);
 
 #endif

@@ -55,8 +55,7 @@ static void cli_make(struct cli *c)
                 "owner = o%d\njurisdiction = J%d\n",
                 i, i, i, i);
     fclose(f);
-    rc = run(&out, "%s --vault %s init --config %s", tu_bin(), c->vault,
-             conf);
+    rc = run(&out, "%s --vault %s init --config %s", tu_bin(), c->vault, conf);
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
     free(conf);
@@ -156,8 +155,7 @@ Test(cli, put_get_roundtrip_and_ranges)
     rc = run(&out, "%s --vault %s put a.bin %s", tu_bin(), c.vault, in);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "stored 'a.bin'"), "%s", out);
-    cr_assert(strstr(out, "5 segments, 30 shards on 6 providers"), "%s",
-              out);
+    cr_assert(strstr(out, "5 segments, 30 shards on 6 providers"), "%s", out);
     free(out);
     cr_assert(asprintf(&outp, "%s/out.bin", c.tmp) > 0);
     rc = run(&out, "%s --vault %s get a.bin -o %s", tu_bin(), c.vault, outp);
@@ -207,12 +205,10 @@ Test(cli, usage_and_missing_objects)
     cli_make(&c);
     cr_assert_eq(run(&out, "%s --vault %s get", tu_bin(), c.vault), 2);
     free(out);
-    cr_assert_eq(run(&out, "%s --vault %s put onlyname", tu_bin(), c.vault),
-                 2);
+    cr_assert_eq(run(&out, "%s --vault %s put onlyname", tu_bin(), c.vault), 2);
     free(out);
-    cr_assert_eq(run(&out, "%s --vault %s get a --range 9-2", tu_bin(),
-                     c.vault),
-                 2);
+    cr_assert_eq(
+        run(&out, "%s --vault %s get a --range 9-2", tu_bin(), c.vault), 2);
     free(out);
     cr_assert_eq(run(&out, "%s --vault %s verify", tu_bin(), c.vault), 2);
     free(out);
@@ -221,12 +217,11 @@ Test(cli, usage_and_missing_objects)
     cr_assert_eq(run(&out, "%s --vault %s rm", tu_bin(), c.vault), 2);
     free(out);
     cr_assert_eq(run(&out, "%s --vault %s get nope", tu_bin(), c.vault), 1);
-    cr_assert(strstr(out, "shardvault: get 'nope': no such object"), "%s",
-              out);
+    cr_assert(strstr(out, "shardvault: get 'nope': no such object"), "%s", out);
     free(out);
-    cr_assert_eq(run(&out, "%s --vault %s put x /nonexistent/file", tu_bin(),
-                     c.vault),
-                 1);
+    cr_assert_eq(
+        run(&out, "%s --vault %s put x /nonexistent/file", tu_bin(), c.vault),
+        1);
     cr_assert(strstr(out, "cannot open"), "%s", out);
     free(out);
     cr_assert_eq(run(&out, "%s --vault %s/none ls", tu_bin(), c.tmp), 1);
@@ -245,13 +240,12 @@ Test(cli, ls_and_stat_human_and_json)
 
     cli_make(&c);
     in = data_file(&c, "in.bin", 70000, 2);
-    cr_assert_eq(run(&out, "%s --vault %s put photos/a.jpg %s", tu_bin(),
-                     c.vault, in),
-                 0);
+    cr_assert_eq(
+        run(&out, "%s --vault %s put photos/a.jpg %s", tu_bin(), c.vault, in),
+        0);
     free(out);
-    cr_assert_eq(run(&out, "%s --vault %s put docs/b %s", tu_bin(), c.vault,
-                     in),
-                 0);
+    cr_assert_eq(
+        run(&out, "%s --vault %s put docs/b %s", tu_bin(), c.vault, in), 0);
     free(out);
     rc = run(&out, "%s --vault %s ls photos/", tu_bin(), c.vault);
     cr_assert_eq(rc, 0);
@@ -263,12 +257,12 @@ Test(cli, ls_and_stat_human_and_json)
     j = json_loads(out, 0, &err);
     cr_assert(j, "%s: %s", err.text, out);
     cr_assert_eq(json_array_size(j), 2);
-    cr_assert_str_eq(json_string_value(json_object_get(
-                         json_array_get(j, 0), "name")),
-                     "docs/b");
-    cr_assert_eq(json_integer_value(
-                     json_object_get(json_array_get(j, 1), "size")),
-                 70000);
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(j, 0), "name")),
+        "docs/b");
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_array_get(j, 1), "size")),
+        70000);
     json_decref(j);
     free(out);
     rc = run(&out, "%s --vault %s stat photos/a.jpg", tu_bin(), c.vault);
@@ -277,8 +271,7 @@ Test(cli, ls_and_stat_human_and_json)
     cr_assert(strstr(out, "healthy"), "%s", out);
     cr_assert(strstr(out, "JURISDICTION"), "%s", out);
     free(out);
-    rc = run(&out, "%s --vault %s stat photos/a.jpg --json", tu_bin(),
-             c.vault);
+    rc = run(&out, "%s --vault %s stat photos/a.jpg --json", tu_bin(), c.vault);
     cr_assert_eq(rc, 0);
     j = json_loads(out, 0, &err);
     cr_assert(j, "%s: %s", err.text, out);
@@ -286,12 +279,12 @@ Test(cli, ls_and_stat_human_and_json)
     cr_assert_eq(json_array_size(segs), 2);
     sh = json_object_get(json_array_get(segs, 0), "shards");
     cr_assert_eq(json_array_size(sh), 6);
-    cr_assert_eq(json_string_value(json_object_get(json_array_get(sh, 0),
-                                                   "provider"))[0],
+    cr_assert_eq(json_string_value(
+                     json_object_get(json_array_get(sh, 0), "provider"))[0],
                  'p');
-    cr_assert_eq(json_string_value(json_object_get(json_array_get(sh, 0),
-                                                   "owner"))[0],
-                 'o');
+    cr_assert_eq(
+        json_string_value(json_object_get(json_array_get(sh, 0), "owner"))[0],
+        'o');
     cr_assert_str_eq(json_string_value(json_object_get(
                          json_object_get(j, "health"), "state")),
                      "healthy");
@@ -313,8 +306,7 @@ Test(cli, degraded_read_then_too_few_shards)
 
     cli_make(&c);
     in = data_file(&c, "in.bin", 100000, 3);
-    cr_assert_eq(run(&out, "%s --vault %s put a.bin %s", tu_bin(), c.vault,
-                     in),
+    cr_assert_eq(run(&out, "%s --vault %s put a.bin %s", tu_bin(), c.vault, in),
                  0);
     free(out);
     cr_assert(asprintf(&outp, "%s/out.bin", c.tmp) > 0);
@@ -356,8 +348,7 @@ Test(cli, verify_and_rm)
 
     cli_make(&c);
     in = data_file(&c, "in.bin", 5000, 4);
-    cr_assert_eq(run(&out, "%s --vault %s put a %s", tu_bin(), c.vault, in),
-                 0);
+    cr_assert_eq(run(&out, "%s --vault %s put a %s", tu_bin(), c.vault, in), 0);
     free(out);
     rc = run(&out, "%s --vault %s verify a --deep", tu_bin(), c.vault);
     cr_assert_eq(rc, 0, "%s", out);
