@@ -23,6 +23,7 @@
 #include "engine/vault.h"
 #include "tests/lib/fswalk.h"
 #include "tests/lib/g1scan.h"
+#include "tests/lib/g1vault.h"
 #include "tests/lib/testutil.h"
 #include "tests/lib/tvault.h"
 
@@ -92,58 +93,6 @@ static void make_vault(struct tv *t)
     free(text);
 }
 
-static void put_corpus(struct tv *t, struct g1_corpus *c)
-{
-    size_t i, len;
-    const uint8_t *d;
-
-    for (i = 0; i < g1_count(c); i++) {
-        d = g1_data(c, i, &len);
-        tv_put_ok(t->v, g1_name(c, i), d, len);
-    }
-}
-
-/* The key file, the root secret (hex and bytes), its subkeys, every
- * object's data key. */
-static void add_secrets(struct tv *t, struct g1_corpus *c)
-{
-    uint8_t root[32], sub[32], dek[SV_DEK_LEN];
-    char *text, *r, hexroot[65];
-    size_t len, i;
-    struct sv_obj_rec o;
-
-    text = (char *)tu_read_file(t->v->key_path, &len);
-    cr_assert(text && len > 64);
-    g1_add_secret(c, "the key file's text", text, len);
-    r = strstr(text, "root = ");
-    cr_assert(r);
-    memcpy(hexroot, r + 7, 64);
-    hexroot[64] = '\0';
-    g1_add_secret(c, "the root secret (hex)", hexroot, 64);
-    cr_assert_eq(sodium_hex2bin(root, 32, hexroot, 64, NULL, NULL, NULL), 0);
-    g1_add_secret(c, "the root secret", root, 32);
-    for (i = 1; i <= 4; i++) {
-        char label[64];
-
-        crypto_kdf_derive_from_key(sub, 32, i, "shardvlt", root);
-        snprintf(label, sizeof(label), "subkey %zu of the root", i);
-        g1_add_secret(c, label, sub, 32);
-    }
-    for (i = 0; i < g1_count(c); i++) {
-        cr_assert_eq(sv_cat_get_object(t->v->cat, g1_name(c, i), &o), SV_OK);
-        cr_assert_eq(sv_keys_unwrap_dek(t->v->kr, o.oid, o.key_gen,
-                                        o.wrapped_dek, dek),
-                     SV_OK);
-        g1_add_secret(c, "a data key", dek, sizeof(dek));
-        sv_obj_rec_release(&o);
-    }
-    sodium_memzero(root, sizeof(root));
-    sodium_memzero(sub, sizeof(sub));
-    sodium_memzero(dek, sizeof(dek));
-    sodium_memzero(text, len);
-    free(text);
-}
-
 Test(g1, scanner_finds_what_it_should)
 {
     struct g1_corpus *c = g1_corpus_new(SEG);
@@ -198,7 +147,7 @@ Test(g1, nothing_readable_reaches_a_provider)
     size_t i, j;
 
     make_vault(&t);
-    put_corpus(&t, c);
+    g1v_put_corpus(t.v, c);
     /* the same bytes under another name: no shard may repeat */
     {
         size_t len;
@@ -206,7 +155,7 @@ Test(g1, nothing_readable_reaches_a_provider)
 
         tv_put_ok(t.v, "copy/of-the-repeated-block", d, len);
     }
-    add_secrets(&t, c);
+    g1v_add_secrets(c, t.v);
     W.c = c;
     W.findings = 0;
     walk_providers(&t);
@@ -227,19 +176,16 @@ Test(g1, nothing_readable_reaches_a_provider)
     tv_free(&t);
 }
 
-/* Which provider directory holds the file named base; -1 if none, -2 if
- * more than one. */
-static int holder_of(const char *base)
+/* Which provider directory holds the file of key. */
+static int where_on_disk(void *ctx, const char *key)
 {
     int who = -1;
     size_t i;
 
-    for (i = 0; i < W.n; i++) {
-        const char *b = strrchr(W.f[i].key, '/');
-
-        if (b && !strcmp(b + 1, base))
+    (void)ctx;
+    for (i = 0; i < W.n; i++)
+        if (!strcmp(W.f[i].key, key))
             who = who == -1 ? W.f[i].prov : -2;
-    }
     return who;
 }
 
@@ -248,72 +194,19 @@ static int holder_of(const char *base)
 Test(g1, no_party_holds_k_shards_and_names_are_opaque)
 {
     struct g1_corpus *c = g1_corpus_new(SEG);
-    uint8_t (*oids)[16];
-    char why[512], sname[SV_SHARD_NAME_MAX];
-    unsigned k, m, checked = 0;
+    const char *keys[MAX_FILES];
     struct tv t;
     size_t i;
 
     make_vault(&t);
-    put_corpus(&t, c);
-    k = t.v->cfg->k;
-    m = t.v->cfg->m;
+    g1v_put_corpus(t.v, c);
     W.c = c;
     walk_providers(&t);
-    oids = calloc(g1_count(c), sizeof(*oids));
-    cr_assert(oids);
-    for (i = 0; i < g1_count(c); i++) {
-        struct sv_stat *s = tv_stat(t.v, g1_name(c, i));
-        uint32_t seg;
-
-        memcpy(oids[i], s->obj.oid, 16);
-        for (seg = 0; seg < s->nseg; seg++) {
-            const struct sv_segment_info *si = &s->seg[seg];
-            const char *byp[SV_MAX_N], *byo[SV_MAX_N], *byj[SV_MAX_N];
-            const char *dp[SV_MAX_N], *dow[SV_MAX_N], *dj[SV_MAX_N];
-            unsigned x;
-
-            cr_assert_eq(si->n, k + m);
-            for (x = 0; x < si->n; x++) {
-                int h;
-
-                byp[x] = si->shard[x].provider;
-                byo[x] = si->shard[x].owner;
-                byj[x] = si->shard[x].jurisdiction;
-                sv_shard_name(t.v->kr, t.v->cfg->shard_prefix, s->obj.oid,
-                              seg, x, sname);
-                h = holder_of(strrchr(sname, '/') + 1);
-                cr_assert_geq(h, 0, "%s seg %u shard %u: %s on disk",
-                              g1_name(c, i), seg, x,
-                              h == -1 ? "not found" : "more than once");
-                dp[x] = t.v->prov[h].conf->name;
-                dow[x] = t.v->prov[h].conf->owner;
-                dj[x] = t.v->prov[h].conf->jurisdiction;
-                cr_assert_str_eq(dp[x], byp[x], "catalog and disk agree");
-            }
-            cr_assert_eq(g1_check_holders(byp, si->n, k, m, why,
-                                          sizeof(why)), 0, "%s", why);
-            cr_assert_eq(g1_check_holders(byo, si->n, k, m, why,
-                                          sizeof(why)), 0, "%s", why);
-            cr_assert_eq(g1_check_holders(byj, si->n, k, m, why,
-                                          sizeof(why)), 0, "%s", why);
-            cr_assert_eq(g1_check_holders(dp, si->n, k, m, why,
-                                          sizeof(why)), 0, "%s", why);
-            cr_assert_eq(g1_check_holders(dow, si->n, k, m, why,
-                                          sizeof(why)), 0, "%s", why);
-            cr_assert_eq(g1_check_holders(dj, si->n, k, m, why,
-                                          sizeof(why)), 0, "%s", why);
-            checked++;
-        }
-        sv_stat_free(s);
-    }
-    cr_assert_eq(checked, 4 + 3 + 2 + 1 + 1 + 1);
+    cr_assert_eq(g1v_check_holdings(c, t.v, where_on_disk, NULL),
+                 4 + 3 + 2 + 1 + 1 + 1);
     for (i = 0; i < W.n; i++)
-        cr_assert_eq(g1_check_key(c, t.v->cfg->shard_prefix, W.f[i].key,
-                                  (const uint8_t(*)[16])oids, g1_count(c),
-                                  why, sizeof(why)),
-                     0, "%s", why);
-    free(oids);
+        keys[i] = W.f[i].key;
+    g1v_check_keys(c, t.v, keys, W.n);
     g1_corpus_free(c);
     tv_free(&t);
 }
