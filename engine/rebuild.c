@@ -17,7 +17,6 @@
  */
 #include "engine/rebuild.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +25,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "engine/shard.h"
 #include "engine/vault.h"
@@ -100,14 +101,7 @@ static void note(struct rb *rb, const char *fmt, ...)
 
 static void hex(const uint8_t *b, size_t n, char *out)
 {
-    static const char d[] = "0123456789abcdef";
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        out[2 * i] = d[b[i] >> 4];
-        out[2 * i + 1] = d[b[i] & 15];
-    }
-    out[2 * n] = '\0';
+    sodium_bin2hex(out, 2 * n + 1, b, n);
 }
 
 static const char *pname(const struct rb *rb, size_t i)
@@ -686,22 +680,18 @@ out:
 
 /* ---- the catalog directory ----------------------------------------- */
 
+/* The new catalog is LMDB's two files in their directory. */
 static void remove_catalog(const char *dir)
 {
-    DIR *d = opendir(dir);
-    struct dirent *de;
+    static const char *const files[] = {"data.mdb", "lock.mdb"};
     char *p;
+    size_t i;
 
-    if (d) {
-        while ((de = readdir(d))) {
-            if (de->d_name[0] == '.')
-                continue;
-            if (asprintf(&p, "%s/%s", dir, de->d_name) >= 0) {
-                unlink(p);
-                free(p);
-            }
+    for (i = 0; i < 2; i++) {
+        if (asprintf(&p, "%s/%s", dir, files[i]) >= 0) {
+            unlink(p);
+            free(p);
         }
-        closedir(d);
     }
     rmdir(dir);
 }

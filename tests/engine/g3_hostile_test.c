@@ -96,16 +96,15 @@ static void expect_detected(struct fix *f, uint32_t seg, unsigned idx,
     cr_assert_eq(tv_repairs(f->t.v), 1, "%s: queued for repair", what);
 }
 
-static void flip_at(const char *path, off_t at)
+/* Put the bytes of file from in place of file to. */
+static void copy_over(const char *from, const char *to)
 {
-    int fd = open(path, O_RDWR);
-    uint8_t b;
+    size_t len;
+    uint8_t *b = tu_read_file(from, &len);
 
-    cr_assert(fd >= 0);
-    cr_assert_eq(pread(fd, &b, 1, at), 1);
-    b ^= 0x01;
-    cr_assert_eq(pwrite(fd, &b, 1, at), 1);
-    close(fd);
+    cr_assert(b, "read %s", from);
+    cr_assert_eq(tu_write_file(to, b, len), 0);
+    free(b);
 }
 
 /* Every field of the header, the sealed record, the chunk and the tag. */
@@ -126,17 +125,17 @@ Test(g3, bit_flip_anywhere_is_detected)
         char what[64];
 
         snprintf(what, sizeof(what), "flip at byte %lld", (long long)at[i]);
-        flip_at(p, at[i]);
+        tv_flip_shard(&f.t, NAME, 3, 1, at[i]);
         expect_detected(&f, 3, 1, what);
         cr_assert_eq(tu_write_file(p, orig, len), 0);
         mark_ok(&f, 3, 1);
     }
     /* the last byte (authenticator) and the middle of the chunk */
-    flip_at(p, (off_t)len - 1);
+    tv_flip_shard(&f.t, NAME, 3, 1, (off_t)len - 1);
     expect_detected(&f, 3, 1, "flip in the tag");
     cr_assert_eq(tu_write_file(p, orig, len), 0);
     mark_ok(&f, 3, 1);
-    flip_at(p, (off_t)len - SV_SHARD_TAG - 10);
+    tv_flip_shard(&f.t, NAME, 3, 1, (off_t)len - SV_SHARD_TAG - 10);
     expect_detected(&f, 3, 1, "flip in the chunk");
     free(orig);
     free(p);
@@ -184,8 +183,8 @@ Test(g3, swapped_shards_are_detected)
         uint32_t seg;
         unsigned idx;
     } from[] = {{1, 1}, {2, 0}, {1, 5}};
-    uint8_t *orig, *b, *other = tu_bytes(SEG, 9);
-    size_t len, blen, i;
+    uint8_t *orig, *other = tu_bytes(SEG, 9);
+    size_t len, i;
     struct fix f;
     char *p, *q;
 
@@ -195,19 +194,15 @@ Test(g3, swapped_shards_are_detected)
     orig = tu_read_file(p, &len);
     for (i = 0; i < 3; i++) {
         q = tv_shard_file(&f.t, NAME, from[i].seg, from[i].idx);
-        b = tu_read_file(q, &blen);
-        cr_assert_eq(tu_write_file(p, b, blen), 0);
+        copy_over(q, p);
         expect_detected(&f, 1, 0, "swapped");
         cr_assert_eq(tu_write_file(p, orig, len), 0);
         mark_ok(&f, 1, 0);
-        free(b);
         free(q);
     }
     q = tv_shard_file(&f.t, "other", 0, 0);
-    b = tu_read_file(q, &blen);
-    cr_assert_eq(tu_write_file(p, b, blen), 0);
+    copy_over(q, p);
     expect_detected(&f, 1, 0, "another object's shard");
-    free(b);
     free(q);
     free(orig);
     free(p);
@@ -219,22 +214,22 @@ Test(g3, swapped_shards_are_detected)
  * put back over the current one. */
 Test(g3, replayed_old_version_is_detected)
 {
-    uint8_t *v1 = tu_bytes(OBJ_LEN, 1), *old;
-    size_t olen;
+    uint8_t *v1 = tu_bytes(OBJ_LEN, 1);
     struct fix f;
-    char *p;
+    char *p, *saved;
 
     tv_make(&f.t, 4, 2, 6, "64K", NULL);
     f.data = tu_bytes(OBJ_LEN, 42);
     tv_put_ok(f.t.v, NAME, v1, OBJ_LEN);
     p = tv_shard_file(&f.t, NAME, 2, 2);
-    old = tu_read_file(p, &olen);
+    cr_assert(asprintf(&saved, "%s/v1-shard", f.t.tmp) > 0);
+    copy_over(p, saved);
     free(p);
     tv_put_ok(f.t.v, NAME, f.data, OBJ_LEN); /* v2; v1 collected */
     p = tv_shard_file(&f.t, NAME, 2, 2);
-    cr_assert_eq(tu_write_file(p, old, olen), 0);
+    copy_over(saved, p);
     expect_detected(&f, 2, 2, "replayed");
-    free(old);
+    free(saved);
     free(p);
     free(v1);
     fix_free(&f);
@@ -244,8 +239,6 @@ Test(g3, replayed_old_version_is_detected)
  * it can only turn up swapped in; it never authenticates here. */
 Test(g3, shard_of_another_vault_is_detected)
 {
-    uint8_t *b;
-    size_t blen;
     struct fix f;
     struct tv t2;
     char *p, *q;
@@ -257,10 +250,8 @@ Test(g3, shard_of_another_vault_is_detected)
     p = tv_shard_file(&f.t, NAME, 1, 0);
     cr_assert(strcmp(strrchr(p, '/'), strrchr(q, '/')),
               "names are keyed per vault");
-    b = tu_read_file(q, &blen);
-    cr_assert_eq(tu_write_file(p, b, blen), 0);
+    copy_over(q, p);
     expect_detected(&f, 1, 0, "another vault's shard");
-    free(b);
     free(p);
     free(q);
     tv_free(&t2);
@@ -288,11 +279,9 @@ Test(g3, deep_verify_names_the_bad_shard)
     struct sentences ss = {0};
     char prov[64], want[128];
     struct fix f;
-    char *p;
 
     fix_make(&f);
-    p = tv_shard_file(&f.t, NAME, 2, 4);
-    flip_at(p, 100);
+    tv_flip_shard(&f.t, NAME, 2, 4, 100);
     shard_state(&f, 2, 4, prov);
     cr_assert_eq(sv_verify(f.t.v, NAME, 1, on_problem, &ss, &r), SV_OK);
     cr_assert_eq(r.shards_bad, 1);
@@ -304,7 +293,6 @@ Test(g3, deep_verify_names_the_bad_shard)
     cr_assert_str_eq(shard_state(&f, 2, 4, NULL), "missing");
     cr_assert_eq(tv_repairs(f.t.v), 1);
     tv_get_eq(f.t.v, NAME, f.data, OBJ_LEN);
-    free(p);
     fix_free(&f);
 }
 
@@ -365,15 +353,11 @@ Test(g3, too_many_bad_shards_fail_clearly)
     size_t glen;
     struct fix f;
     unsigned i;
-    char *p;
     enum sv_err rc;
 
     fix_make(&f);
-    for (i = 0; i < 3; i++) {
-        p = tv_shard_file(&f.t, NAME, 0, i);
-        flip_at(p, 70);
-        free(p);
-    }
+    for (i = 0; i < 3; i++)
+        tv_flip_shard(&f.t, NAME, 0, i, 70);
     rc = tv_get(f.t.v, NAME, 0, SV_TO_END, &got, &glen, NULL);
     cr_assert_eq(rc, SV_UNAVAIL);
     cr_assert(strstr(sv_errmsg(rc), "segment 0: only 3 of 4"), "%s",
