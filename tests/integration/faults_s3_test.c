@@ -404,6 +404,7 @@ Test(faults_s3, missing_bucket)
 {
     uint8_t *data = tu_bytes(LEN, 11);
     char *conf, *text, *at, *n, line[160];
+    uint8_t *raw;
     struct s3v s;
     size_t len;
 
@@ -411,7 +412,10 @@ Test(faults_s3, missing_bucket)
     tv_close(&s.t);
     /* point ceph3 at a bucket that does not exist */
     cr_assert(asprintf(&conf, "%s/shardvault.conf", s.t.dir) > 0);
-    text = (char *)tu_read_file(conf, &len);
+    raw = tu_read_file(conf, &len);
+    cr_assert(raw);
+    text = strndup((const char *)raw, len);
+    free(raw);
     snprintf(line, sizeof(line), "bucket = %s\n", s.srv[CEPH3].bucket);
     at = strstr(strstr(text, "[provider \"ceph3\"]"), line);
     cr_assert(at);

@@ -35,8 +35,9 @@ void g1v_add_secrets(struct g1_corpus *c, struct sv_vault *v)
     text = (char *)tu_read_file(v->key_path, &len);
     cr_assert(text && len > 64, "read the key file %s", v->key_path);
     g1_add_secret(c, "the key file's text", text, len);
-    r = strstr(text, "root = ");
-    cr_assert(r, "no root in the key file");
+    r = memmem(text, len, "root = ", 7);
+    cr_assert(r && (size_t)(r - text) + 7 + 64 <= len, "no root in the key "
+                                                       "file");
     memcpy(hexroot, r + 7, 64);
     hexroot[64] = '\0';
     g1_add_secret(c, "the root secret (hex)", hexroot, 64);
