@@ -551,11 +551,42 @@ static void place_missing(struct rb *rb, struct sv_seg_rec *sr,
     }
 }
 
+/*
+ * The record on the shards holds the data key as wrapped when the object
+ * was stored; rotation re-wraps keys in the catalog only. Bring it to the
+ * key file's current generation, as a rotation would have; a generation
+ * the key file no longer holds (pruned) is reported: the object is
+ * restored but cannot be read with this key file.
+ */
+static void rewrap(struct rb *rb, const struct sv_obj_rec *o,
+                   struct sv_obj_rec *rec)
+{
+    const struct sv_keyring *kr = rb->v->kr;
+    uint8_t dek[SV_DEK_LEN];
+    enum sv_err rc;
+
+    *rec = *o;
+    rc = sv_keys_unwrap_dek(kr, o->oid, o->key_gen, o->wrapped_dek, dek);
+    if (rc) {
+        rb->res->nokey++;
+        note(rb, "'%s': its data key does not open with this key file (%s); "
+                 "restored, but unreadable without the key generation it "
+                 "was stored under",
+             o->name, sv_errmsg(rc));
+        return;
+    }
+    if (o->key_gen != sv_keys_current_gen(kr) &&
+        sv_keys_wrap_dek(kr, o->oid, dek, rec->wrapped_dek, &rec->key_gen))
+        *rec = *o; /* keep the old wrap: it opens */
+    sodium_memzero(dek, sizeof(dek));
+}
+
 /* Record the segments of a complete object version, then the object. */
 static enum sv_err restore(struct rb *rb, const struct rb_obj *ob,
                            struct sv_seg_rec *sr, struct sv_place_prov *provs)
 {
     const struct sv_obj_rec *o = ob->o;
+    struct sv_obj_rec rec;
     int found[SV_MAX_N];
     size_t i = ob->first;
     uint32_t seg;
@@ -609,7 +640,8 @@ static enum sv_err restore(struct rb *rb, const struct rb_obj *ob,
                                o->name, seg);
         rb->res->segments++;
     }
-    rc = sv_cat_commit_object(rb->v->cat, o, NULL);
+    rewrap(rb, o, &rec);
+    rc = sv_cat_commit_object(rb->v->cat, &rec, NULL);
     if (rc)
         return sv_err_wrap(rc, "catalog rebuild: '%s': ", o->name);
     rb->res->objects++;

@@ -47,6 +47,8 @@ struct sv_rebuild_result {
                             versions */
     uint64_t collected;  /* orphans and duplicates deleted (collect) */
     uint64_t unlisted;   /* providers that could not be listed */
+    uint64_t nokey;      /* objects restored whose data key the key file
+                            cannot open (its generation was pruned) */
     char *moved_to;      /* where an existing catalog went, or NULL */
 };
 
@@ -63,8 +65,10 @@ void sv_rebuild_result_release(struct sv_rebuild_result *r);
  * authenticated (sv_shard_verify). For each object whose sealed record is
  * found, the newest version of each name is restored when every segment
  * has at least k authentic shards; shards not found are recorded missing
- * and queued for repair. Each finding goes to opts->note. opts may be
- * NULL; res may be NULL.
+ * and queued for repair. A data key wrapped under an older key generation
+ * is re-wrapped under the current one (rotation re-wraps in the catalog
+ * only, so the records on the shards keep the old wrap). Each finding
+ * goes to opts->note. opts may be NULL; res may be NULL.
  * Returns SV_OK when every provider was listed (objects may still be lost:
  * see res), SV_AGAIN when some provider could not be listed (the catalog is
  * written from the others; rebuild again with force once it is back),

@@ -3,8 +3,9 @@
  * [--collect] [--key FILE] [--json]`: recreate a lost catalog from the
  * providers and the key file (engine/rebuild.h). Each finding is a line on
  * stderr; the summary goes to stdout. Exit 0 when every object found was
- * restored, 3 when some could not be (too few shards) or a provider could
- * not be listed, 1 on failure (an existing catalog without --force, a
+ * restored, 3 when some could not be (too few shards) or cannot be read
+ * with this key file (a pruned key generation) or a provider could not be
+ * listed, 1 on failure (an existing catalog without --force, a
  * maintenance keyring, ...).
  */
 #include <jansson.h>
@@ -27,7 +28,8 @@ static void on_note(void *ctx, const char *sentence)
 static void print_json(const struct sv_rebuild_result *r)
 {
     json_t *o = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?}",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+        "s:s?}",
         "listed", (json_int_t)r->listed, "shards", (json_int_t)r->used,
         "bad", (json_int_t)r->bad, "unreadable", (json_int_t)r->unreadable,
         "duplicates", (json_int_t)r->duplicates, "objects",
@@ -35,6 +37,7 @@ static void print_json(const struct sv_rebuild_result *r)
         "missing", (json_int_t)r->missing, "lost", (json_int_t)r->lost,
         "orphans", (json_int_t)r->orphans, "collected",
         (json_int_t)r->collected, "unlisted", (json_int_t)r->unlisted,
+        "nokey", (json_int_t)r->nokey,
         "moved_to", r->moved_to);
 
     json_dumpf(o, stdout, JSON_INDENT(2));
@@ -84,7 +87,7 @@ int cmd_catalog_rebuild(int argc, char **argv)
                r.orphans == 1 ? "" : "s", (unsigned long long)r.collected,
                (unsigned long long)r.lost, r.lost == 1 ? "" : "s");
     }
-    status = (rc || r.lost) ? EXIT_PARTIAL : 0;
+    status = (rc || r.lost || r.nokey) ? EXIT_PARTIAL : 0;
     sv_rebuild_result_release(&r);
     return status;
 }
