@@ -268,6 +268,11 @@ Test(put_get, below_quorum_commits_and_leaks_nothing)
     cr_assert_eq(tv_shards_total(t.v), 6, "only 'keep' may hold shards");
     cr_assert_eq(tv_intents(t.v), 0);
     tv_get_eq(t.v, "keep", buf, SEG / 2);
+    /* a failed overwrite leaves the old version as it was */
+    cr_assert_eq(tv_put(t.v, "keep", buf + 1, len - 1, NULL), SV_UNAVAIL);
+    tv_get_eq(t.v, "keep", buf, SEG / 2);
+    cr_assert_eq(tv_shards_total(t.v), 6);
+    cr_assert_eq(tv_intents(t.v), 0);
     free(buf);
     tv_free(&t);
 }
