@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine/rebuild.h"
+#include "engine/repair.h"
 #include "engine/rotate.h"
 #include "engine/shard.h"
 #include "engine/shardvault.h"
@@ -194,6 +195,39 @@ Test(rebuild, missing_shard_goes_to_the_repair_queue)
     cr_assert_str_eq(s->seg[2].shard[3].state, "missing");
     cr_assert_eq(s->seg[2].good, 5);
     cr_assert_eq(s->degraded, 1);
+    sv_stat_free(s);
+    check_corpus(&t);
+    sv_rebuild_result_release(&r);
+    free_corpus();
+    tv_free(&t);
+}
+
+/* The rebuilt catalog is one the repair worker can use: the missing
+ * shard it queued is rebuilt and the vault is whole again. */
+Test(rebuild, repair_heals_what_rebuild_queued)
+{
+    struct sv_rebuild_result r;
+    struct sv_repair_stats st;
+    struct notes nt = {0};
+    struct sv_vault *rv = NULL;
+    struct sv_stat *s;
+    struct tv t;
+
+    tv_make(&t, 4, 2, 6, "64K", NULL);
+    put_corpus(&t);
+    tv_delete_shard(&t, files[0].name, 1, 2);
+    tv_delete_shard(&t, files[1].name, 0, 5);
+    drop_catalog(&t);
+    cr_assert_eq(rebuild(&t, 0, 0, &nt, &r), SV_OK);
+    cr_assert_eq(r.missing, 2);
+    cr_assert_eq(sv_repair_open(t.dir, NULL, &rv), SV_OK);
+    cr_assert_eq(sv_repair_pass(rv, NULL, &st), SV_OK);
+    sv_vault_close(rv);
+    cr_assert_eq(st.shards_rebuilt, 2);
+    tv_open(&t, 2);
+    cr_assert_eq(tv_repairs(t.v), 0);
+    s = tv_stat(t.v, files[0].name);
+    cr_assert_eq(s->healthy, s->nseg);
     sv_stat_free(s);
     check_corpus(&t);
     sv_rebuild_result_release(&r);
