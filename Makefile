@@ -121,7 +121,8 @@ bench: all
 # libFuzzer targets, built with clang against the library sources.
 comma := ,
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. $(PKG_CFLAGS) -pthread \
-               -fsanitize=fuzzer,address,undefined -DSV_FUZZING
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+               -DSV_FUZZING
 fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 	@for f in $^; do n=$$(basename $$f); mkdir -p build/fuzz-corpus/$$n; \
 	  echo "fuzz $$n for $(FUZZ_SECONDS)s"; \
