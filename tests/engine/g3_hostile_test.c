@@ -18,6 +18,7 @@
 #include "engine/shardvault.h"
 #include "engine/vault.h"
 #include "providers/fault.h"
+#include "tests/lib/sentences.h"
 #include "tests/lib/testutil.h"
 #include "tests/lib/tvault.h"
 
@@ -258,32 +259,18 @@ Test(g3, shard_of_another_vault_is_detected)
     fix_free(&f);
 }
 
-struct sentences {
-    char buf[8192];
-    unsigned n;
-};
-
-static void on_problem(void *ctx, const char *s)
-{
-    struct sentences *ss = ctx;
-    size_t len = strlen(ss->buf);
-
-    ss->n++;
-    snprintf(ss->buf + len, sizeof(ss->buf) - len, "%s\n", s);
-}
-
 /* verify --deep names the object, segment, shard, provider and cause. */
 Test(g3, deep_verify_names_the_bad_shard)
 {
     struct sv_verify_result r;
-    struct sentences ss = {0};
+    struct tu_sentences ss = {0};
     char prov[64], want[128];
     struct fix f;
 
     fix_make(&f);
     tv_flip_shard(&f.t, NAME, 2, 4, 100);
     shard_state(&f, 2, 4, prov);
-    cr_assert_eq(sv_verify(f.t.v, NAME, 1, on_problem, &ss, &r), SV_OK);
+    cr_assert_eq(sv_verify(f.t.v, NAME, 1, tu_sentence, &ss, &r), SV_OK);
     cr_assert_eq(r.shards_bad, 1);
     cr_assert_eq(r.shards_ok, 4 * 6 - 1);
     cr_assert_eq(ss.n, 1, "%s", ss.buf);

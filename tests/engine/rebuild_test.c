@@ -20,6 +20,7 @@
 #include "engine/shardvault.h"
 #include "engine/vault.h"
 #include "providers/fault.h"
+#include "tests/lib/sentences.h"
 #include "tests/lib/testutil.h"
 #include "tests/lib/tvault.h"
 
@@ -89,20 +90,6 @@ static char *placement(struct sv_vault *v, const char *name)
     return out;
 }
 
-struct notes {
-    char buf[16384];
-    unsigned n;
-};
-
-static void on_note(void *ctx, const char *sentence)
-{
-    struct notes *nt = ctx;
-    size_t len = strlen(nt->buf);
-
-    nt->n++;
-    snprintf(nt->buf + len, sizeof(nt->buf) - len, "%s\n", sentence);
-}
-
 static char *cat_dir(struct tv *t)
 {
     char *p;
@@ -121,13 +108,13 @@ static void drop_catalog(struct tv *t)
 }
 
 static enum sv_err rebuild(struct tv *t, int force, int collect,
-                           struct notes *nt, struct sv_rebuild_result *r)
+                           struct tu_sentences *nt, struct sv_rebuild_result *r)
 {
     struct sv_rebuild_opts o = {0};
 
     o.force = force;
     o.collect = collect;
-    o.note = on_note;
+    o.note = tu_sentence;
     o.ctx = nt;
     return sv_catalog_rebuild(t->dir, &o, r);
 }
@@ -135,7 +122,7 @@ static enum sv_err rebuild(struct tv *t, int force, int collect,
 Test(rebuild, restores_every_object_and_its_placement)
 {
     struct sv_rebuild_result r;
-    struct notes nt = {0};
+    struct tu_sentences nt = {0};
     char *before[NFILES];
     uint64_t shards;
     struct tv t;
@@ -176,7 +163,7 @@ Test(rebuild, restores_every_object_and_its_placement)
 Test(rebuild, missing_shard_goes_to_the_repair_queue)
 {
     struct sv_rebuild_result r;
-    struct notes nt = {0};
+    struct tu_sentences nt = {0};
     struct sv_stat *s;
     struct tv t;
 
@@ -208,7 +195,7 @@ Test(rebuild, repair_heals_what_rebuild_queued)
 {
     struct sv_rebuild_result r;
     struct sv_repair_stats st;
-    struct notes nt = {0};
+    struct tu_sentences nt = {0};
     struct sv_vault *rv = NULL;
     struct sv_stat *s;
     struct tv t;
@@ -238,7 +225,7 @@ Test(rebuild, repair_heals_what_rebuild_queued)
 Test(rebuild, refuses_an_existing_catalog_and_force_moves_it)
 {
     struct sv_rebuild_result r;
-    struct notes nt = {0};
+    struct tu_sentences nt = {0};
     struct stat st;
     char *cd;
     struct tv t;
@@ -272,7 +259,7 @@ Test(rebuild, uncommitted_upload_is_reported_and_collected)
     uint8_t *x = tu_bytes(3 * SEG, 7), *got;
     struct sv_rebuild_result r;
     size_t glen;
-    struct notes nt = {0};
+    struct tu_sentences nt = {0};
     struct tv t;
     unsigned i;
 
@@ -310,7 +297,7 @@ Test(rebuild, newest_version_wins)
 {
     uint8_t *a = tu_bytes(2 * SEG, 1), *b = tu_bytes(SEG / 2, 2);
     struct sv_rebuild_result r;
-    struct notes nt = {0};
+    struct tu_sentences nt = {0};
     struct tv t;
     size_t i;
 
@@ -342,7 +329,7 @@ Test(rebuild, newest_version_wins)
 Test(rebuild, bad_shards_are_named_and_left_alone)
 {
     struct sv_rebuild_result r;
-    struct notes nt = {0};
+    struct tu_sentences nt = {0};
     char *f0, *f1, *junk, *dir;
     uint8_t *b;
     size_t len;
@@ -393,7 +380,7 @@ Test(rebuild, bad_shards_are_named_and_left_alone)
 Test(rebuild, object_below_k_is_lost_not_invented)
 {
     struct sv_rebuild_result r;
-    struct notes nt = {0};
+    struct tu_sentences nt = {0};
     uint8_t *got;
     size_t glen;
     struct tv t;
@@ -428,7 +415,7 @@ Test(rebuild, object_below_k_is_lost_not_invented)
 Test(rebuild, unlistable_provider_is_partial)
 {
     struct sv_rebuild_result r;
-    struct notes nt = {0};
+    struct tu_sentences nt = {0};
     struct tv t;
 
     tv_make(&t, 4, 2, 6, "64K", NULL);
@@ -475,7 +462,7 @@ Test(rebuild, wrong_key_file_is_refused)
 {
     struct sv_rebuild_opts o = {0};
     struct sv_rebuild_result r;
-    struct notes nt = {0};
+    struct tu_sentences nt = {0};
     struct stat st;
     char *other, *cd;
     struct tv t;
@@ -488,7 +475,7 @@ Test(rebuild, wrong_key_file_is_refused)
     cr_assert_eq(sv_keys_create(other, vid), SV_OK);
     o.key_path = other;
     o.collect = 1;
-    o.note = on_note;
+    o.note = tu_sentence;
     o.ctx = &nt;
     cr_assert_eq(sv_catalog_rebuild(t.dir, &o, &r), SV_AUTH);
     cr_assert(strstr(sv_errmsg(SV_AUTH), other), "%s", sv_errmsg(SV_AUTH));
@@ -518,7 +505,7 @@ Test(rebuild, rotated_keys)
 {
     uint8_t *a = tu_bytes(SEG + 5, 1), *b = tu_bytes(100, 2), *got;
     struct sv_rebuild_result r;
-    struct notes nt = {0};
+    struct tu_sentences nt = {0};
     struct sv_obj_rec o;
     uint64_t n;
     uint32_t gen;
