@@ -31,8 +31,8 @@
 #include "engine/shard.h"
 #include "engine/vault.h"
 
-#define FETCH_BATCH 32    /* shards read at once */
-#define COMMIT_BATCH 128  /* objects per catalog transaction */
+#define FETCH_BATCH  32  /* shards read at once */
+#define COMMIT_BATCH 128 /* objects per catalog transaction */
 #define MAX_SHARD_LEN                                                          \
     ((uint64_t)SV_SHARD_HDR_LEN + SV_SHARD_MAX_RECORD + SV_SHARD_MAX_CHUNK +   \
      SV_SHARD_TAG)
@@ -180,8 +180,7 @@ static void fetch_run(struct sv_task *t)
 
     ft->out = T_BAD;
     if (k->size > MAX_SHARD_LEN) {
-        snprintf(ft->err, sizeof(ft->err),
-                 "%llu bytes, larger than any shard",
+        snprintf(ft->err, sizeof(ft->err), "%llu bytes, larger than any shard",
                  (unsigned long long)k->size);
         return;
     }
@@ -192,8 +191,7 @@ static void fetch_run(struct sv_task *t)
         return;
     }
     /* One byte more than listed, to notice a key that grew. */
-    rc = sv_prov_get(v->prov[k->prov].p, k->key, 0, buf, k->size + 1,
-                     &nread);
+    rc = sv_prov_get(v->prov[k->prov].p, k->key, 0, buf, k->size + 1, &nread);
     if (rc) {
         ft->out = rc == SV_NOTFOUND ? T_GONE : T_FAIL;
         sv_err_copy(rc, ft->err, sizeof(ft->err));
@@ -212,8 +210,8 @@ static void fetch_run(struct sv_task *t)
                  "name: swapped, moved, or another vault's)");
         goto out;
     }
-    rc = sv_shard_verify(v->kr, buf, nread, info.oid, info.segment,
-                         info.index, &info, &record, &chunk);
+    rc = sv_shard_verify(v->kr, buf, nread, info.oid, info.segment, info.index,
+                         &info, &record, &chunk);
     if (rc) {
         sv_err_copy(rc, ft->err, sizeof(ft->err));
         goto out;
@@ -265,14 +263,16 @@ static void take(struct rb *rb, struct rb_task *ft)
         return; /* deleted since the listing */
     case T_FAIL:
         rb->res->unreadable++;
-        note(rb, "provider %s: shard %s: cannot read it (%s); counted "
-                 "missing",
+        note(rb,
+             "provider %s: shard %s: cannot read it (%s); counted "
+             "missing",
              pname(rb, k->prov), k->key, ft->err);
         return;
     case T_BAD:
         rb->res->bad++;
-        note(rb, "provider %s: %s is not an authentic shard of this vault "
-                 "(%s); left in place",
+        note(rb,
+             "provider %s: %s is not an authentic shard of this vault "
+             "(%s); left in place",
              pname(rb, k->prov), k->key, ft->err);
         return;
     case T_OK:
@@ -285,8 +285,9 @@ static void take(struct rb *rb, struct rb_task *ft)
     a[rb->nsh++] = ft->sh;
     if (*ft->rec_err) {
         hex(ft->sh.oid, SV_OID_LEN, h);
-        note(rb, "provider %s: shard %s: the object record of %s does not "
-                 "open (%s)",
+        note(rb,
+             "provider %s: shard %s: the object record of %s does not "
+             "open (%s)",
              pname(rb, k->prov), k->key, h, ft->rec_err);
     }
     if (!ft->rec || have_record(rb, ft->sh.oid))
@@ -300,8 +301,9 @@ static void take(struct rb *rb, struct rb_task *ft)
         memcmp(r[rb->nrec].o.oid, ft->sh.oid, SV_OID_LEN)) {
         hex(ft->sh.oid, SV_OID_LEN, h);
         sv_obj_rec_release(&r[rb->nrec].o);
-        note(rb, "provider %s: shard %s: the object record of %s does not "
-                 "decode",
+        note(rb,
+             "provider %s: shard %s: the object record of %s does not "
+             "decode",
              pname(rb, k->prov), k->key, h);
         return;
     }
@@ -349,8 +351,9 @@ static enum sv_err scan(struct rb *rb)
     for (i = 0; i < v->nprov; i++) {
         if (!v->prov[i].p) {
             rb->res->unlisted++;
-            note(rb, "provider %s: cannot open it (%s); its shards are "
-                     "counted missing",
+            note(rb,
+                 "provider %s: cannot open it (%s); its shards are "
+                 "counted missing",
                  pname(rb, i),
                  v->prov[i].open_err ? v->prov[i].open_err : "not open");
             continue;
@@ -361,8 +364,9 @@ static enum sv_err scan(struct rb *rb)
             return sv_err_set(SV_NOMEM, "catalog rebuild: out of memory");
         if (rc) {
             rb->res->unlisted++;
-            note(rb, "provider %s: cannot list it (%s); its shards are "
-                     "counted missing",
+            note(rb,
+                 "provider %s: cannot list it (%s); its shards are "
+                 "counted missing",
                  pname(rb, i), sv_errmsg(rc));
         }
     }
@@ -509,17 +513,21 @@ static void orphans(struct rb *rb, const struct rb_obj *ob)
     hex(rb->sh[ob->first].oid, SV_OID_LEN, h);
     rb->res->orphans += ob->end - ob->first;
     if (ob->o)
-        note(rb, "'%s': object id %s is an older version than the one "
-                 "restored: %zu shard(s) %s",
+        note(rb,
+             "'%s': object id %s is an older version than the one "
+             "restored: %zu shard(s) %s",
              ob->o->name, h, ob->end - ob->first,
-             rb->opts->collect ? "deleted" : "left in place (--collect "
-                                             "deletes them)");
+             rb->opts->collect ? "deleted"
+                               : "left in place (--collect "
+                                 "deletes them)");
     else
-        note(rb, "object id %s: an upload that never committed (no sealed "
-                 "object record found): %zu shard(s) %s",
+        note(rb,
+             "object id %s: an upload that never committed (no sealed "
+             "object record found): %zu shard(s) %s",
              h, ob->end - ob->first,
-         rb->opts->collect ? "deleted" : "left in place (--collect deletes "
-                                         "them)");
+             rb->opts->collect ? "deleted"
+                               : "left in place (--collect deletes "
+                                 "them)");
     for (i = ob->first; rb->opts->collect && i < ob->end; i++)
         collect(rb, &rb->sh[i]);
 }
@@ -569,9 +577,10 @@ static void rewrap(struct rb *rb, const struct sv_obj_rec *o,
     rc = sv_keys_unwrap_dek(kr, o->oid, o->key_gen, o->wrapped_dek, dek);
     if (rc) {
         rb->res->nokey++;
-        note(rb, "'%s': its data key does not open with this key file (%s); "
-                 "restored, but unreadable without the key generation it "
-                 "was stored under",
+        note(rb,
+             "'%s': its data key does not open with this key file (%s); "
+             "restored, but unreadable without the key generation it "
+             "was stored under",
              o->name, sv_errmsg(rc));
         return;
     }
@@ -607,8 +616,9 @@ static enum sv_err restore(struct rb *rb, const struct rb_obj *ob,
                 continue;
             if (found[s->index] >= 0) {
                 rb->res->duplicates++;
-                note(rb, "'%s' segment %u shard %u: another copy on provider "
-                         "%s (kept the one on %s)%s",
+                note(rb,
+                     "'%s' segment %u shard %u: another copy on provider "
+                     "%s (kept the one on %s)%s",
                      o->name, seg, s->index, pname(rb, s->prov),
                      pname(rb, (size_t)found[s->index]),
                      rb->opts->collect ? "; deleted" : "");
@@ -630,14 +640,15 @@ static enum sv_err restore(struct rb *rb, const struct rb_obj *ob,
             if (found[x] >= 0)
                 continue;
             rb->res->missing++;
-            note(rb, "'%s' segment %u shard %u: not found on any provider; "
-                     "queued for repair",
+            note(rb,
+                 "'%s' segment %u shard %u: not found on any provider; "
+                 "queued for repair",
                  o->name, seg, x);
         }
         rc = sv_cat_add_segment(rb->v->cat, sr);
         if (rc)
-            return sv_err_wrap(rc, "catalog rebuild: '%s' segment %u: ",
-                               o->name, seg);
+            return sv_err_wrap(
+                rc, "catalog rebuild: '%s' segment %u: ", o->name, seg);
         rb->res->segments++;
     }
     rewrap(rb, o, &rec);
@@ -674,8 +685,9 @@ static enum sv_err write_all(struct rb *rb)
         }
         if (!ob->complete) {
             rb->res->lost++;
-            note(rb, "'%s': cannot restore this version (%s); its shards are "
-                     "left in place",
+            note(rb,
+                 "'%s': cannot restore this version (%s); its shards are "
+                 "left in place",
                  ob->o->name, ob->why);
             continue;
         }
@@ -748,8 +760,9 @@ static enum sv_err move_aside(const char *cat_dir, char **moved)
             break;
     }
     if (rename(cat_dir, p)) {
-        enum sv_err rc = sv_err_set(SV_IO, "catalog rebuild: cannot move %s "
-                                           "to %s: %s",
+        enum sv_err rc = sv_err_set(SV_IO,
+                                    "catalog rebuild: cannot move %s "
+                                    "to %s: %s",
                                     cat_dir, p, strerror(errno));
 
         free(p);
@@ -760,8 +773,7 @@ static enum sv_err move_aside(const char *cat_dir, char **moved)
 }
 
 /* A fresh catalog holding only the meta record for the keys. */
-static enum sv_err new_catalog(const char *cat_dir,
-                               const struct sv_config *cfg,
+static enum sv_err new_catalog(const char *cat_dir, const struct sv_config *cfg,
                                const struct sv_keyring *kr)
 {
     struct sv_cat *cat = NULL;

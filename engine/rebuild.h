@@ -40,16 +40,16 @@ struct sv_rebuild_result {
     uint64_t unreadable; /* listed but could not be read (then missing) */
     uint64_t duplicates; /* further copies of a shard already recorded */
     uint64_t objects, segments;
-    uint64_t missing;    /* shards not found: marked missing and queued */
-    uint64_t lost;       /* objects with a segment below k shards: not
-                            restored (their shards are left in place) */
-    uint64_t orphans;    /* shards of uncommitted uploads or replaced
-                            versions */
-    uint64_t collected;  /* orphans and duplicates deleted (collect) */
-    uint64_t unlisted;   /* providers that could not be listed */
-    uint64_t nokey;      /* objects restored whose data key the key file
-                            cannot open (its generation was pruned) */
-    char *moved_to;      /* where an existing catalog went, or NULL */
+    uint64_t missing;   /* shards not found: marked missing and queued */
+    uint64_t lost;      /* objects with a segment below k shards: not
+                           restored (their shards are left in place) */
+    uint64_t orphans;   /* shards of uncommitted uploads or replaced
+                           versions */
+    uint64_t collected; /* orphans and duplicates deleted (collect) */
+    uint64_t unlisted;  /* providers that could not be listed */
+    uint64_t nokey;     /* objects restored whose data key the key file
+                           cannot open (its generation was pruned) */
+    char *moved_to;     /* where an existing catalog went, or NULL */
 };
 
 /* Free what a result holds (moved_to); NULL is fine. */

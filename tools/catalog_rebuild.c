@@ -30,14 +30,13 @@ static void print_json(const struct sv_rebuild_result *r)
     json_t *o = json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
         "s:s?}",
-        "listed", (json_int_t)r->listed, "shards", (json_int_t)r->used,
-        "bad", (json_int_t)r->bad, "unreadable", (json_int_t)r->unreadable,
+        "listed", (json_int_t)r->listed, "shards", (json_int_t)r->used, "bad",
+        (json_int_t)r->bad, "unreadable", (json_int_t)r->unreadable,
         "duplicates", (json_int_t)r->duplicates, "objects",
-        (json_int_t)r->objects, "segments", (json_int_t)r->segments,
-        "missing", (json_int_t)r->missing, "lost", (json_int_t)r->lost,
-        "orphans", (json_int_t)r->orphans, "collected",
-        (json_int_t)r->collected, "unlisted", (json_int_t)r->unlisted,
-        "nokey", (json_int_t)r->nokey,
+        (json_int_t)r->objects, "segments", (json_int_t)r->segments, "missing",
+        (json_int_t)r->missing, "lost", (json_int_t)r->lost, "orphans",
+        (json_int_t)r->orphans, "collected", (json_int_t)r->collected,
+        "unlisted", (json_int_t)r->unlisted, "nokey", (json_int_t)r->nokey,
         "moved_to", r->moved_to);
 
     json_dumpf(o, stdout, JSON_INDENT(2));
