@@ -591,53 +591,107 @@ static void rewrap(struct rb *rb, const struct sv_obj_rec *o,
 }
 
 /* Record the segments of a complete object version, then the object. */
+/* The copies chosen for one segment's shards. */
+struct pick {
+    int prov[SV_MAX_N]; /* provider index, -1: none found */
+    const struct rb_shard *sh[SV_MAX_N];
+    unsigned *held; /* shards of the segment chosen per provider */
+};
+
+/* A further copy of a shard (a rebuilt one whose old copy was not deleted
+ * yet): keep the copy on the provider holding fewer shards of the segment,
+ * which keeps the caps; report the other (deleted with collect). */
+static void duplicate(struct rb *rb, const char *name, struct pick *pk,
+                      const struct rb_shard *s)
+{
+    const struct rb_shard *drop = s;
+    unsigned x = s->index;
+    int keep = pk->prov[x];
+
+    if (pk->held[s->prov] + 1 < pk->held[keep]) {
+        drop = pk->sh[x];
+        pk->held[keep]--;
+        pk->held[s->prov]++;
+        pk->prov[x] = s->prov;
+        pk->sh[x] = s;
+    }
+    rb->res->duplicates++;
+    note(rb,
+         "'%s' segment %u shard %u: another copy on provider %s (kept the "
+         "one on %s)%s",
+         name, s->segment, x, pname(rb, drop->prov), pname(rb, pk->prov[x]),
+         rb->opts->collect ? "; deleted" : "");
+    if (rb->opts->collect)
+        collect(rb, drop);
+}
+
+/* Choose the copies of segment seg from sh[*i..ob->end) and describe
+ * them in sr. */
+static void pick_segment(struct rb *rb, const struct rb_obj *ob,
+                         uint32_t seg, size_t *i, struct pick *pk,
+                         struct sv_seg_rec *sr)
+{
+    const struct sv_obj_rec *o = ob->o;
+    unsigned x;
+    size_t j;
+
+    memset(sr, 0, sizeof(*sr));
+    memcpy(sr->oid, o->oid, SV_OID_LEN);
+    sr->segment = seg;
+    sr->n = (uint8_t)(o->k + o->m);
+    memset(pk->held, 0, rb->v->nprov * sizeof(*pk->held));
+    for (x = 0; x < sr->n; x++)
+        pk->prov[x] = -1;
+    /* first copies, then the others against the whole segment's counts */
+    for (j = *i; j < ob->end && rb->sh[j].segment <= seg; j++) {
+        const struct rb_shard *s = &rb->sh[j];
+
+        if (s->segment < seg || s->k != o->k || s->m != o->m ||
+            pk->prov[s->index] >= 0)
+            continue;
+        pk->prov[s->index] = s->prov;
+        pk->sh[s->index] = s;
+        pk->held[s->prov]++;
+    }
+    for (; *i < j; (*i)++) {
+        const struct rb_shard *s = &rb->sh[*i];
+
+        if (s->segment == seg && s->k == o->k && s->m == o->m &&
+            pk->sh[s->index] != s)
+            duplicate(rb, o->name, pk, s);
+    }
+    for (x = 0; x < sr->n; x++) {
+        const struct rb_shard *s = pk->sh[x];
+
+        if (pk->prov[x] < 0)
+            continue;
+        sr->payload_len = s->payload_len;
+        sr->chunk_len = s->chunk_len;
+        sr->record_len = s->record_len;
+        sr->shard[x].provider = rb->v->prov[s->prov].id;
+        sr->shard[x].state = SV_SHARD_OK;
+        memcpy(sr->shard[x].tag, s->tag, SV_SHARD_TAG);
+        rb->res->used++;
+    }
+}
+
+/* Record the segments of a complete object version, then the object. */
 static enum sv_err restore(struct rb *rb, const struct rb_obj *ob,
-                           struct sv_seg_rec *sr, struct sv_place_prov *provs)
+                           struct sv_seg_rec *sr, struct sv_place_prov *provs,
+                           struct pick *pk)
 {
     const struct sv_obj_rec *o = ob->o;
     struct sv_obj_rec rec;
-    int found[SV_MAX_N];
     size_t i = ob->first;
     uint32_t seg;
     unsigned x;
     enum sv_err rc;
 
     for (seg = 0; seg < o->nsegments; seg++) {
-        memset(sr, 0, sizeof(*sr));
-        memcpy(sr->oid, o->oid, SV_OID_LEN);
-        sr->segment = seg;
-        sr->n = (uint8_t)(o->k + o->m);
-        for (x = 0; x < sr->n; x++)
-            found[x] = -1;
-        for (; i < ob->end && rb->sh[i].segment <= seg; i++) {
-            const struct rb_shard *s = &rb->sh[i];
-
-            if (s->segment < seg || s->k != o->k || s->m != o->m)
-                continue;
-            if (found[s->index] >= 0) {
-                rb->res->duplicates++;
-                note(rb,
-                     "'%s' segment %u shard %u: another copy on provider "
-                     "%s (kept the one on %s)%s",
-                     o->name, seg, s->index, pname(rb, s->prov),
-                     pname(rb, (size_t)found[s->index]),
-                     rb->opts->collect ? "; deleted" : "");
-                if (rb->opts->collect)
-                    collect(rb, s);
-                continue;
-            }
-            found[s->index] = s->prov;
-            sr->payload_len = s->payload_len;
-            sr->chunk_len = s->chunk_len;
-            sr->record_len = s->record_len;
-            sr->shard[s->index].provider = rb->v->prov[s->prov].id;
-            sr->shard[s->index].state = SV_SHARD_OK;
-            memcpy(sr->shard[s->index].tag, s->tag, SV_SHARD_TAG);
-            rb->res->used++;
-        }
-        place_missing(rb, sr, found, provs);
+        pick_segment(rb, ob, seg, &i, pk, sr);
+        place_missing(rb, sr, pk->prov, provs);
         for (x = 0; x < sr->n; x++) {
-            if (found[x] >= 0)
+            if (pk->prov[x] >= 0)
                 continue;
             rb->res->missing++;
             note(rb,
@@ -664,11 +718,14 @@ static enum sv_err write_all(struct rb *rb)
     struct sv_seg_rec *sr = malloc(sizeof(*sr));
     struct sv_place_prov *provs =
         calloc(rb->v->nprov ? rb->v->nprov : 1, sizeof(*provs));
+    struct pick *pk = calloc(1, sizeof(*pk));
     const char *winner = NULL;
     size_t i, inbatch = 0;
     enum sv_err rc = SV_OK;
 
-    if (!sr || !provs) {
+    if (pk)
+        pk->held = calloc(rb->v->nprov ? rb->v->nprov : 1, sizeof(unsigned));
+    if (!sr || !provs || !pk || !pk->held) {
         rc = sv_err_set(SV_NOMEM, "catalog rebuild: out of memory");
         goto out;
     }
@@ -697,7 +754,7 @@ static enum sv_err write_all(struct rb *rb)
             if (rc)
                 goto out;
         }
-        rc = restore(rb, ob, sr, provs);
+        rc = restore(rb, ob, sr, provs, pk);
         if (rc) {
             char msg[1024];
 
@@ -719,6 +776,9 @@ static enum sv_err write_all(struct rb *rb)
 out:
     free(sr);
     free(provs);
+    if (pk)
+        free(pk->held);
+    free(pk);
     return rc;
 }
 

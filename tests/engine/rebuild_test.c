@@ -375,6 +375,66 @@ Test(rebuild, bad_shards_are_named_and_left_alone)
     tv_free(&t);
 }
 
+/* A second copy of a shard on another provider (a repair's old copy not
+ * yet deleted): one is kept, on the provider that keeps the caps (the one
+ * not already holding another shard of the segment), the other reported
+ * and, with collect, deleted. */
+Test(rebuild, duplicate_copy_keeps_the_caps)
+{
+    struct sv_rebuild_result r;
+    struct tu_sentences nt = {0};
+    char *from, *to, *dst, orig[64];
+    unsigned x = 0, y = 0, j;
+    struct sv_stat *s;
+    struct tv t;
+
+    tv_make(&t, 4, 2, 6, "64K", "max_per_provider = 1");
+    put_corpus(&t);
+    /* x: the shard of segment 0 on the last provider by name, y: the one
+     * on the first. The copy of x goes next to y, so it is listed first
+     * and the rebuild has to prefer the later, original copy. */
+    s = tv_stat(t.v, files[0].name);
+    for (j = 1; j < s->seg[0].n; j++) {
+        if (strcmp(s->seg[0].shard[j].provider,
+                   s->seg[0].shard[x].provider) > 0)
+            x = j;
+        if (strcmp(s->seg[0].shard[j].provider,
+                   s->seg[0].shard[y].provider) < 0)
+            y = j;
+    }
+    snprintf(orig, sizeof(orig), "%s", s->seg[0].shard[x].provider);
+    sv_stat_free(s);
+    from = tv_shard_file(&t, files[0].name, 0, x);
+    to = tv_shard_file(&t, files[0].name, 0, y);
+    /* same fan-out directory layout under the other provider */
+    cr_assert(asprintf(&dst, "%.*s%s",
+                       (int)(strstr(to, "/sv%/") - to), to,
+                       strstr(from, "/sv%/")) > 0);
+    cr_assert_eq(tu_run(NULL, "mkdir -p \"$(dirname '%s')\" && cp '%s' '%s'",
+                        dst, from, dst),
+                 0);
+    drop_catalog(&t);
+    cr_assert_eq(rebuild(&t, 0, 1, &nt, &r), SV_OK);
+    cr_assert_eq(r.duplicates, 1, "%s", nt.buf);
+    cr_assert_eq(r.collected, 1);
+    cr_assert_eq(r.missing, 0);
+    cr_assert(strstr(nt.buf, "segment 0 shard"), "%s", nt.buf);
+    tv_open(&t, 2);
+    s = tv_stat(t.v, files[0].name);
+    cr_assert_str_eq(s->seg[0].shard[x].provider, orig,
+                     "the copy that keeps the caps is kept: %s", nt.buf);
+    sv_stat_free(s);
+    check_corpus(&t);
+    cr_assert_eq(tv_shards_total(t.v), 9 * 6, "the extra copy was deleted");
+    cr_assert(access(dst, F_OK) != 0);
+    free(from);
+    free(to);
+    free(dst);
+    sv_rebuild_result_release(&r);
+    free_corpus();
+    tv_free(&t);
+}
+
 /* A segment below k shards: the object is reported lost, not restored,
  * and its shards stay for a later rebuild. */
 Test(rebuild, object_below_k_is_lost_not_invented)
