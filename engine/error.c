@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static _Thread_local char err_buf[1024];
+static _Thread_local char err_buf[SV_ERRMSG_MAX];
 static _Thread_local int err_set;
 
 const char *sv_strerror(enum sv_err e)

@@ -55,8 +55,10 @@ const char *sv_errname(enum sv_err e);
  * Record the detail sentence for the current thread and return e, so a
  * failing function can write `return sv_err_set(SV_CORRUPT, "shard %s: ...",
  * name);`. The sentence should name the object, the provider and the cause.
- * Messages longer than the buffer (1 KiB) are truncated.
+ * Messages longer than the buffer (SV_ERRMSG_MAX bytes with the NUL) are
+ * truncated.
  */
+#define SV_ERRMSG_MAX 1024
 enum sv_err sv_err_set(enum sv_err e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 enum sv_err sv_err_vset(enum sv_err e, const char *fmt, va_list ap);

@@ -22,6 +22,7 @@
 #include "engine/vault.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,7 +89,7 @@ struct put_ctx {
     /* placement */
     struct sv_place_prov *provs;
     unsigned char *failed; /* providers that failed during this put */
-    char causes[768];      /* "p1: cause; p2: cause" */
+    char **cause;          /* first cause per provider (malloc'd) */
     /* intent of the segment in flight */
     struct sv_intent intent;
     int lock_fd;
@@ -134,17 +135,85 @@ static struct put_seg *seg_new(struct put_ctx *pc)
     return s;
 }
 
-/* Note the first cause per provider for the error sentence. */
-static void add_cause(struct put_ctx *pc, const char *prov, const char *err)
+/* Note the first cause per provider for the error sentence, without the
+ * "provider NAME: PUT key: " the provider layer put in front of it. */
+static void add_cause(struct put_ctx *pc, size_t prov, const char *err)
 {
-    size_t len = strlen(pc->causes);
-    char key[160];
+    const char *name = pc->v->prov[prov].conf->name, *c = err, *e;
+    size_t nl = strlen(name);
 
-    snprintf(key, sizeof(key), "%s: ", prov);
-    if (strstr(pc->causes, key))
+    if (!pc->cause)
+        pc->cause = calloc(pc->v->nprov, sizeof(*pc->cause));
+    if (!pc->cause || pc->cause[prov])
         return;
-    snprintf(pc->causes + len, sizeof(pc->causes) - len, "%s%s%s",
-             len ? "; " : "", key, err);
+    if (!strncmp(c, "provider ", 9) && !strncmp(c + 9, name, nl) &&
+        !strncmp(c + 9 + nl, ": ", 2))
+        c += 9 + nl + 2;
+    if (!strncmp(c, "PUT ", 4) && (e = strstr(c, ": ")) != NULL)
+        c = e + 2;
+    pc->cause[prov] = strdup(*c ? c : err);
+}
+
+/* The below-quorum sentence: every failed provider named once with its
+ * cause. Causes are shortened evenly (longest first) only as far as needed
+ * for every name to fit the detail buffer. */
+static enum sv_err below_quorum(struct put_ctx *pc, struct put_seg *s,
+                                unsigned stored)
+{
+    char head[256], *msg;
+    size_t i, nf = 0, fixed, len, cap, room, used, nlong;
+    const char *name;
+
+    snprintf(head, sizeof(head),
+             "put '%s': segment %llu: only %u of %u shards stored, write "
+             "quorum %u",
+             pc->name, (unsigned long long)s->segment, stored, pc->n,
+             pc->quorum);
+    fixed = strlen(head) + 4; /* " (" ... ")" and the NUL */
+    len = 0;
+    for (i = 0; pc->cause && i < pc->v->nprov; i++) {
+        if (!pc->cause[i])
+            continue;
+        fixed += strlen(pc->v->prov[i].conf->name) + 2 + (nf ? 2 : 0);
+        len += strlen(pc->cause[i]);
+        nf++;
+    }
+    if (!nf)
+        return sv_err_set(SV_UNAVAIL, "%s (no provider usable)", head);
+    /* the largest cap with sum(min(len_i, cap)) fitting the room left */
+    room = fixed < SV_ERRMSG_MAX ? SV_ERRMSG_MAX - fixed : 0;
+    cap = len > room ? room / nf : len;
+    while (len > room) {
+        used = 0;
+        nlong = 0;
+        for (i = 0; i < pc->v->nprov; i++) {
+            size_t l = pc->cause[i] ? strlen(pc->cause[i]) : 0;
+
+            used += l < cap ? l : cap;
+            nlong += l > cap;
+        }
+        if (!nlong || (room - used) / nlong == 0)
+            break;
+        cap += (room - used) / nlong;
+    }
+    msg = malloc(fixed + len + 1);
+    if (!msg)
+        return sv_err_set(SV_UNAVAIL, "%s (out of memory naming causes)",
+                          head);
+    len = (size_t)sprintf(msg, "%s (", head);
+    nf = 0;
+    for (i = 0; i < pc->v->nprov; i++) {
+        if (!pc->cause[i])
+            continue;
+        name = pc->v->prov[i].conf->name;
+        len += (size_t)sprintf(msg + len, "%s%s: %.*s", nf++ ? "; " : "",
+                               name, (int)(cap < INT_MAX ? cap : INT_MAX),
+                               pc->cause[i]);
+    }
+    sprintf(msg + len, ")");
+    sv_err_set(SV_UNAVAIL, "%s", msg);
+    free(msg);
+    return SV_UNAVAIL;
 }
 
 /* ---- the shard task (pool thread) ---------------------------------- */
@@ -443,7 +512,7 @@ static enum sv_err finish_segment(struct put_ctx *pc, struct put_seg *s)
                 continue;
             if (sh->rc) {
                 pc->failed[sh->prov] = 1;
-                add_cause(pc, v->prov[sh->prov].conf->name, sh->err);
+                add_cause(pc, (size_t)sh->prov, sh->err);
                 sv_warn("put '%s': segment %llu shard %u: %s", pc->name,
                         (unsigned long long)s->segment, i, sh->err);
                 sh->rc = SV_OK;
@@ -472,12 +541,7 @@ static enum sv_err finish_segment(struct put_ctx *pc, struct put_seg *s)
     for (i = 0; i < pc->n; i++)
         stored += s->sh[i].stored;
     if (stored < pc->quorum)
-        return sv_err_set(SV_UNAVAIL,
-                          "put '%s': segment %llu: only %u of %u shards "
-                          "stored, below the write quorum of %u (%s)",
-                          pc->name, (unsigned long long)s->segment, stored,
-                          pc->n, pc->quorum,
-                          *pc->causes ? pc->causes : "no provider usable");
+        return below_quorum(pc, s, stored);
     rec = calloc(1, sizeof(*rec));
     if (!rec)
         return sv_err_set(SV_NOMEM, "put '%s': out of memory", pc->name);
@@ -734,6 +798,9 @@ out:
         seg_free(pc->seg[i]);
     free(pc->provs);
     free(pc->failed);
+    for (i = 0; pc->cause && i < pc->v->nprov; i++)
+        free(pc->cause[i]);
+    free(pc->cause);
     free(pc->res.prov);
     free(pc->intent.shards);
     free(pc);

@@ -277,6 +277,51 @@ Test(put_get, below_quorum_commits_and_leaks_nothing)
     tv_free(&t);
 }
 
+/* Many providers failing: each tried one is named exactly once, with its
+ * cause and without the provider layer's own "provider pN: " prefix. */
+Test(put_get, below_quorum_names_every_failed_provider_once)
+{
+    uint8_t *buf = tu_bytes(SEG, 17);
+    char want[32];
+    const char *msg, *at;
+    struct tv t;
+    enum sv_err rc;
+    unsigned i, named = 0, hits;
+
+    tv_make(&t, 4, 2, 14, "64K", "max_per_provider = 1");
+    for (i = 0; i < 12; i++) {
+        snprintf(want, sizeof(want), "p%u", i);
+        cr_assert_eq(sv_fault_set(t.v->prov[tv_prov(t.v, want)].p,
+                                  SV_FAULT_PUT, i % 2 ? "nospace" : "fail"),
+                     SV_OK);
+    }
+    rc = tv_put(t.v, "a.bin", buf, SEG, NULL);
+    cr_assert_eq(rc, SV_UNAVAIL);
+    msg = sv_errmsg(rc);
+    cr_assert(strstr(msg, "put 'a.bin': segment 0: only "), "%s", msg);
+    cr_assert(strstr(msg, "write quorum 5 ("), "%s", msg);
+    cr_assert_null(strstr(msg, "provider p"), "%s", msg);
+    for (i = 0; i < 14; i++) {
+        snprintf(want, sizeof(want), "p%u", i);
+        if (!sv_fault_calls(t.v->prov[tv_prov(t.v, want)].p, SV_FAULT_PUT))
+            continue;
+        hits = 0;
+        snprintf(want, sizeof(want), "(p%u: ", i);
+        hits += strstr(msg, want) != NULL;
+        snprintf(want, sizeof(want), "; p%u: ", i);
+        for (at = msg; (at = strstr(at, want)) != NULL; at++)
+            hits++;
+        cr_assert_eq(hits, i < 12 ? 1u : 0u, "p%u named %u times: %s", i,
+                     hits, msg);
+        named += hits;
+    }
+    cr_assert(named >= 8, "only %u providers named: %s", named, msg);
+    cr_assert(strstr(msg, "injected fault 'nospace'"), "%s", msg);
+    cr_assert_eq(msg[strlen(msg) - 1], ')', "%s", msg);
+    free(buf);
+    tv_free(&t);
+}
+
 /* ---- degraded and corrupt reads --------------------------------------- */
 
 Test(put_get, missing_and_corrupt_shards_are_read_around)
