@@ -362,6 +362,37 @@ static enum sv_err start_segment(struct get_seg *gs, uint64_t segno)
     return SV_OK;
 }
 
+/* A readable segment read around bad or missing shards: name each one,
+ * so the operator sees which provider lost what (the error sentence only
+ * does this when the segment is unreadable). */
+static void warn_degraded(struct get_seg *gs)
+{
+    struct get_ctx *gc = gs->gc;
+    struct sv_vault *v = gc->v;
+    const char *cause, *name;
+    char lead[160];
+    unsigned i;
+    int pi;
+
+    for (i = 0; i < gs->rec.n; i++) {
+        if (gs->report[i])
+            cause = gs->sh[i].chk.err;
+        else if (gs->rec.shard[i].state == SV_SHARD_MISSING)
+            cause = "marked missing in the catalog";
+        else
+            continue;
+        pi = sv_vault_prov_index(v, gs->rec.shard[i].provider);
+        name = pi >= 0 ? v->prov[pi].conf->name : "(no longer configured)";
+        snprintf(lead, sizeof(lead), "provider %s: ", name);
+        if (!strncmp(cause, lead, strlen(lead)))
+            cause += strlen(lead);
+        sv_warn("get '%s': segment %llu: read around shard %u (provider "
+                "%s): %s%s",
+                gc->name, (unsigned long long)gs->segment, i, name, cause,
+                gs->report[i] == 1 ? " (queued for repair)" : "");
+    }
+}
+
 /* Wait for k good shards, fetching more as others fail, and report the
  * bad and missing ones. */
 static enum sv_err fetch_segment(struct get_seg *gs)
@@ -422,6 +453,8 @@ static enum sv_err fetch_segment(struct get_seg *gs)
                           "shards readable (%s)",
                           gc->name, (unsigned long long)gs->segment, gs->good,
                           gc->k, gs->causes);
+    if (sv_log_enabled(SV_LOG_WARN))
+        warn_degraded(gs);
     gs->need_decode = 0;
     for (i = 0; i < gc->k; i++)
         gs->need_decode |= !gs->have[i];

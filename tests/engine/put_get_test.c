@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "engine/crashpoint.h"
+#include "engine/log.h"
 #include "engine/shard.h"
 #include "engine/shardvault.h"
 #include "engine/vault.h"
@@ -360,6 +361,60 @@ Test(put_get, missing_and_corrupt_shards_are_read_around)
     cr_assert(tv_repairs(t.v) >= 3);
     /* a second read goes straight to the good shards */
     tv_get_eq(t.v, "obj", buf, len);
+    free(buf);
+    tv_free(&t);
+}
+
+/* A successful degraded read names each shard it read around. */
+struct warn_log {
+    pthread_mutex_t mu;
+    char text[8192];
+    unsigned warns;
+};
+
+static void warn_log_fn(void *ctx, enum sv_log_level level, const char *msg)
+{
+    struct warn_log *w = ctx;
+    size_t len;
+
+    if (level != SV_LOG_WARN)
+        return;
+    pthread_mutex_lock(&w->mu);
+    len = strlen(w->text);
+    snprintf(w->text + len, sizeof(w->text) - len, "%s\n", msg);
+    w->warns++;
+    pthread_mutex_unlock(&w->mu);
+}
+
+Test(put_get, degraded_read_logs_each_shard_read_around)
+{
+    static struct warn_log w = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    size_t len = 2 * SEG;
+    uint8_t *buf = tu_bytes(len, 18);
+    struct sv_stat *s;
+    struct tv t;
+    char l0[256], l1[256];
+
+    tv_make(&t, 4, 2, 6, "64K", NULL);
+    tv_put_ok(t.v, "obj", buf, len);
+    s = tv_stat(t.v, "obj");
+    snprintf(l0, sizeof(l0),
+             "get 'obj': segment 0: read around shard 1 (provider %s): "
+             "shard missing (queued for repair)\n",
+             s->seg[0].shard[1].provider);
+    snprintf(l1, sizeof(l1),
+             "get 'obj': segment 1: read around shard 3 (provider %s): "
+             "authenticator mismatch",
+             s->seg[1].shard[3].provider);
+    sv_stat_free(s);
+    tv_delete_shard(&t, "obj", 0, 1);
+    tv_flip_shard(&t, "obj", 1, 3, 100);
+    sv_log_set(warn_log_fn, &w, SV_LOG_WARN);
+    tv_get_eq(t.v, "obj", buf, len);
+    sv_log_set(NULL, NULL, SV_LOG_ERROR);
+    cr_assert(strstr(w.text, l0), "%s", w.text);
+    cr_assert(strstr(w.text, l1), "%s", w.text);
+    cr_assert_eq(w.warns, 2, "%s", w.text);
     free(buf);
     tv_free(&t);
 }

@@ -314,6 +314,13 @@ Test(cli, degraded_read_then_too_few_shards)
     cr_assert_eq(run(NULL, "rm -rf %s/prov/p0/*", c.vault), 0);
     rc = run(&out, "%s --vault %s get a.bin -o %s", tu_bin(), c.vault, outp);
     cr_assert_eq(rc, 0, "%s", out);
+    /* each shard read around is named on stderr */
+    cr_assert(strstr(out, "shardvault: warning: get 'a.bin': segment "),
+              "%s", out);
+    cr_assert(strstr(out, ": read around shard "), "%s", out);
+    cr_assert(strstr(out, " (provider p0): shard missing (queued for "
+                          "repair)"),
+              "%s", out);
     free(out);
     cr_assert(same_file(in, outp));
     unlink(outp);
