@@ -680,6 +680,11 @@ static int line_of(const struct parser *ps, const char *key)
     return 0;
 }
 
+int sv_config_common_prov_key(const char *key)
+{
+    return key && find_key(S_PROVIDER, key) != NULL;
+}
+
 static int key_allowed(const char *const *list, const char *key)
 {
     for (; list && *list; list++) {

@@ -88,6 +88,10 @@ enum sv_err sv_config_parse(const char *text, size_t len, const char *name,
 
 void sv_config_free(struct sv_config *cfg);
 
+/* Whether key is a provider key every backend accepts (type, owner,
+ * jurisdiction, quota, weight, price_*, ...), handled by the loader. */
+int sv_config_common_prov_key(const char *key);
+
 /*
  * Check that the providers can hold n = k + m shards of every segment
  * under the caps (provider, owner, jurisdiction) and that write_quorum is

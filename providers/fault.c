@@ -10,6 +10,8 @@
  */
 #include "providers/fault.h"
 
+#include "engine/config.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
@@ -449,6 +451,38 @@ static enum sv_err load_rules(struct fault *f,
     return SV_OK;
 }
 
+/* Keys that are neither fault's own nor common must be the inner
+ * backend's: the loader let them through ("*" in fault_keys). */
+static enum sv_err check_inner_keys(const struct sv_prov_params *params,
+                                    const struct sv_provider_ops *inner)
+{
+    const char *const *l;
+    const char *k;
+    size_t i;
+
+    for (i = 0; i < params->nkv; i++) {
+        k = params->kv[i].key;
+        if (!k || !strcmp(k, "inner") || !strncmp(k, "fault_", 6) ||
+            sv_config_common_prov_key(k))
+            continue;
+        for (l = inner->keys; l && *l && strcmp(*l, k); l++)
+            ;
+        if (l && *l)
+            continue;
+        if (params->cfg_file && *params->cfg_file && params->kv[i].line > 0)
+            return sv_err_set(SV_CONFIG,
+                              "%s:%d: unknown key '%s' for provider %s "
+                              "(type fault over %s)",
+                              params->cfg_file, params->kv[i].line, k,
+                              params->name, inner->type);
+        return sv_err_set(SV_CONFIG,
+                          "unknown key '%s' for provider %s (type fault "
+                          "over %s)",
+                          k, params->name, inner->type);
+    }
+    return SV_OK;
+}
+
 static enum sv_err fault_open(const struct sv_prov_params *params, void **state)
 {
     const struct sv_kv *inner_kv = sv_kv_find(params, "inner");
@@ -466,6 +500,9 @@ static enum sv_err fault_open(const struct sv_prov_params *params, void **state)
         return sv_prov_config_err(params, inner_kv,
                                   "inner must name another "
                                   "backend (fs or s3)");
+    rc = check_inner_keys(params, inner_ops);
+    if (rc)
+        return rc;
     f = calloc(1, sizeof(*f));
     kv = calloc(params->nkv + 1, sizeof(*kv));
     if (!f || !kv || !(f->name = strdup(params->name))) {

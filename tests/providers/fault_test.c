@@ -353,6 +353,34 @@ Test(fault, config_keys_and_errors)
     cr_assert_null(q);
 }
 
+/* Keys that are neither fault's, common, nor the inner backend's are
+ * refused at open, with file:line. */
+Test(fault, unknown_inner_keys_refused)
+{
+    struct sv_provider *q = NULL;
+    enum sv_err rc;
+
+    rc = tu_prov_try_open(&q, "typo", "type", "fault", "path", dir, "owner",
+                          "o1", "bukcet", "b", NULL);
+    cr_assert_eq(rc, SV_CONFIG);
+    cr_assert_str_eq(sv_errmsg(rc),
+                     "test.conf:5: unknown key 'bukcet' for provider typo "
+                     "(type fault over fs)");
+    cr_assert_null(q);
+    rc = tu_prov_try_open(&q, "s3typo", "type", "fault", "inner", "s3",
+                          "endpoint", "http://127.0.0.1:1", "bucket", "b",
+                          "path", dir, NULL);
+    cr_assert_eq(rc, SV_CONFIG);
+    cr_assert_str_eq(sv_errmsg(rc),
+                     "test.conf:6: unknown key 'path' for provider s3typo "
+                     "(type fault over s3)");
+    cr_assert_null(q);
+    /* common keys and the inner's own keys still pass */
+    q = tu_prov_open("fine", "type", "fault", "path", dir, "owner", "o1",
+                     "weight", "2", "fault_get", "fail:9", NULL);
+    sv_prov_close(q);
+}
+
 Test(fault, environment_overrides_config)
 {
     struct sv_provider *q;
