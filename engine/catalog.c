@@ -106,7 +106,8 @@ static const struct {
 
 #define OBJ_FLAG_NAME   0x01
 #define OBJ_STATE_SHIFT 1 /* the state lives in flags bits 1-2 */
-#define OBJ_FLAGS_KNOWN 0x07
+#define OBJ_FLAG_SEALGEN 0x08 /* seal_gen follows the hash */
+#define OBJ_FLAGS_KNOWN 0x0f
 
 struct sv_cat {
     MDB_env *env;
@@ -496,12 +497,13 @@ static enum sv_err obj_encode(const struct sv_obj_rec *o, int with_name,
     struct wbuf b = {0};
     size_t nlen;
     enum sv_err rc = obj_check(o, &nlen);
+    int sealgen = o->seal_gen && o->seal_gen != o->key_gen;
 
     if (rc)
         return rc;
     wb_u8(&b, 1);
-    wb_u8(&b, (with_name ? OBJ_FLAG_NAME : 0) | (unsigned)o->state
-                                                    << OBJ_STATE_SHIFT);
+    wb_u8(&b, (with_name ? OBJ_FLAG_NAME : 0) | (sealgen ? OBJ_FLAG_SEALGEN : 0) |
+                  (unsigned)o->state << OBJ_STATE_SHIFT);
     wb_u8(&b, o->k);
     wb_u8(&b, o->m);
     wb_u8(&b, o->cipher);
@@ -516,6 +518,8 @@ static enum sv_err obj_encode(const struct sv_obj_rec *o, int with_name,
     wb_uv(&b, o->key_gen);
     wb_bytes(&b, o->wrapped_dek, SV_WRAPPED_DEK_LEN);
     wb_bytes(&b, o->hash, sizeof(o->hash));
+    if (sealgen)
+        wb_uv(&b, o->seal_gen);
     if (with_name) {
         wb_uv(&b, nlen);
         wb_bytes(&b, o->name, nlen);
@@ -588,6 +592,9 @@ static enum sv_err obj_decode(const uint8_t *buf, size_t len,
         t.key_gen = (uint32_t)rb_uvmax(&r, UINT32_MAX, "bad key generation");
         rb_copy(&r, t.wrapped_dek, SV_WRAPPED_DEK_LEN);
         rb_copy(&r, t.hash, sizeof(t.hash));
+        if (flags & OBJ_FLAG_SEALGEN)
+            t.seal_gen =
+                (uint32_t)rb_uvmax(&r, UINT32_MAX, "bad seal generation");
         if (flags & OBJ_FLAG_NAME)
             t.name = rb_name(&r, 1, SV_NAME_MAX);
     }
@@ -2954,6 +2961,9 @@ static enum sv_err rewrap_one(void *ctx, struct sv_obj_rec *o, int *changed)
     e = rc->fn(rc->ctx, &t, changed);
     if (!e && *changed) {
         memcpy(o->wrapped_dek, t.wrapped_dek, SV_WRAPPED_DEK_LEN);
+        /* the shards keep the first wrap: remember its generation */
+        if (!o->seal_gen)
+            o->seal_gen = o->key_gen;
         o->key_gen = t.key_gen;
     }
     return e;
@@ -4850,7 +4860,7 @@ static int obj_eq(const struct sv_obj_rec *a, const struct sv_obj_rec *b)
            a->created == b->created && a->segment_size == b->segment_size &&
            a->nsegments == b->nsegments && a->k == b->k && a->m == b->m &&
            a->cipher == b->cipher && a->state == b->state &&
-           a->key_gen == b->key_gen &&
+           a->key_gen == b->key_gen && a->seal_gen == b->seal_gen &&
            !memcmp(a->wrapped_dek, b->wrapped_dek, SV_WRAPPED_DEK_LEN) &&
            !memcmp(a->hash, b->hash, sizeof(a->hash));
 }

@@ -83,6 +83,10 @@ struct sv_obj_rec {
     uint32_t key_gen;
     uint8_t wrapped_dek[SV_WRAPPED_DEK_LEN];
     uint8_t hash[32]; /* BLAKE2b-256 of the plaintext */
+    /* The generation of the wrap in the object record sealed on the
+     * shards (what catalog rebuild must open); 0: key_gen. Only re-wraps
+     * make them differ: sv_cat_rewrap keeps the first one here. */
+    uint32_t seal_gen;
 };
 
 struct sv_shard_loc {

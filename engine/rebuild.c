@@ -587,6 +587,8 @@ static void rewrap(struct rb *rb, const struct sv_obj_rec *o,
     if (o->key_gen != sv_keys_current_gen(kr) &&
         sv_keys_wrap_dek(kr, o->oid, dek, rec->wrapped_dek, &rec->key_gen))
         *rec = *o; /* keep the old wrap: it opens */
+    if (!rec->seal_gen && rec->key_gen != o->key_gen)
+        rec->seal_gen = o->key_gen; /* the shards keep the old wrap */
     sodium_memzero(dek, sizeof(dek));
 }
 

@@ -108,17 +108,29 @@ enum sv_err sv_keys_rotate_catalog(struct sv_keyring *kr, const char *key_path,
 }
 
 struct old_use {
-    uint32_t keep_from;
-    uint64_t count;
-    uint32_t gen;
-    char name[128];
+    uint32_t keep_from, oldest;
+    uint64_t count, sealed;
+    uint32_t gen, seal_gen;
+    char name[128], seal_name[128];
 };
 
 static int count_old(void *ctx, const struct sv_obj_rec *o)
 {
     struct old_use *u = ctx;
+    uint32_t sg = o->seal_gen ? o->seal_gen : o->key_gen;
 
-    if (o->state != SV_OBJ_LIVE || o->key_gen >= u->keep_from)
+    if (o->state != SV_OBJ_LIVE)
+        return 0;
+    /* sealed under a generation still held that this prune would drop
+     * (one dropped earlier is already past saving) */
+    if (sg >= u->oldest && sg < u->keep_from) {
+        if (!u->sealed++)
+            snprintf(u->seal_name, sizeof(u->seal_name), "%s",
+                     o->name ? o->name : "?");
+        if (!u->seal_gen || sg < u->seal_gen)
+            u->seal_gen = sg;
+    }
+    if (o->key_gen >= u->keep_from)
         return 0;
     if (!u->count++)
         snprintf(u->name, sizeof(u->name), "%s", o->name ? o->name : "?");
@@ -135,7 +147,8 @@ static int count_puts(void *ctx, const struct sv_intent *in)
 }
 
 enum sv_err sv_keys_prune_catalog(struct sv_keyring *kr, const char *key_path,
-                                  struct sv_cat *cat, uint32_t keep_from)
+                                  struct sv_cat *cat, uint32_t keep_from,
+                                  int force)
 {
     struct old_use u;
     uint64_t puts = 0;
@@ -154,6 +167,7 @@ enum sv_err sv_keys_prune_catalog(struct sv_keyring *kr, const char *key_path,
                           keep_from, sv_keys_current_gen(kr));
     memset(&u, 0, sizeof(u));
     u.keep_from = keep_from;
+    u.oldest = sv_keys_oldest_gen(kr);
     rc = sv_cat_list(cat, "", NULL, count_old, &u);
     if (rc)
         return rc;
@@ -163,6 +177,15 @@ enum sv_err sv_keys_prune_catalog(struct sv_keyring *kr, const char *key_path,
                           "generation %u; run `shardvault key rotate "
                           "--resume` first",
                           (unsigned long long)u.count, u.name, u.gen);
+    if (u.sealed && !force)
+        return sv_err_set(SV_BUSY,
+                          "%llu objects' shard-carried records (for one, "
+                          "'%s') still use key generation %u: catalog "
+                          "rebuild would need it to open them, since "
+                          "rotation re-wraps only the catalog; keep it, or "
+                          "prune with --force to drop it anyway",
+                          (unsigned long long)u.sealed, u.seal_name,
+                          u.seal_gen);
     rc = sv_cat_intents_each(cat, count_puts, &puts);
     if (rc)
         return rc;
@@ -282,7 +305,7 @@ enum sv_err sv_keys_rotate_vault(const char *dir, const char *key_path,
 }
 
 enum sv_err sv_keys_prune_vault(const char *dir, const char *key_path,
-                                uint32_t keep_from, uint32_t *kept)
+                                uint32_t keep_from, int force, uint32_t *kept)
 {
     struct opened o;
     enum sv_err rc;
@@ -292,7 +315,8 @@ enum sv_err sv_keys_prune_vault(const char *dir, const char *key_path,
         return rc;
     rc = sv_keys_prune_catalog(o.kr, o.key_path, o.cat,
                                keep_from ? keep_from
-                                         : sv_keys_current_gen(o.kr));
+                                         : sv_keys_current_gen(o.kr),
+                               force);
     if (kept)
         *kept = sv_keys_oldest_gen(o.kr);
     close_both(&o);

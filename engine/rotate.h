@@ -42,11 +42,18 @@ enum sv_err sv_keys_rotate_catalog(struct sv_keyring *kr, const char *key_path,
  * unless a live object still uses one (SV_BUSY: "N objects still use
  * generation G; run `shardvault key rotate --resume`") or an upload is in
  * flight (SV_BUSY: it may be wrapping under an old generation).
+ * Rotation re-wraps only the catalog: the object records sealed on the
+ * shards keep the wrap they were stored with, and catalog rebuild needs
+ * that generation to open them. Unless force, a live object whose sealed
+ * record uses a generation this would drop is SV_BUSY too ("N objects'
+ * shard-carried records still use key generation G ..."); with force
+ * those objects can no longer be restored by catalog rebuild with this
+ * key file (the catalog still reads them).
  * SV_INVAL if keep_from > the current generation.
  */
 enum sv_err sv_keys_prune_catalog(struct sv_keyring *kr, const char *key_path,
-                                  struct sv_cat *cat,
-                                  uint32_t keep_from) SV_MUST_CHECK;
+                                  struct sv_cat *cat, uint32_t keep_from,
+                                  int force) SV_MUST_CHECK;
 
 /*
  * The key file of the vault in directory dir: its configuration's key_file
@@ -69,7 +76,7 @@ enum sv_err sv_keys_rotate_vault(const char *dir, const char *key_path,
                                  uint64_t *rewrapped) SV_MUST_CHECK;
 /* keep_from 0: the current generation. *kept gets the oldest kept. */
 enum sv_err sv_keys_prune_vault(const char *dir, const char *key_path,
-                                uint32_t keep_from,
+                                uint32_t keep_from, int force,
                                 uint32_t *kept) SV_MUST_CHECK;
 
 #endif

@@ -17,7 +17,7 @@
 
 #define USAGE                                                                  \
     "key rotate [--key FILE] [--resume]\n"                                     \
-    "       shardvault key prune [--key FILE] [--keep-from N]\n"               \
+    "       shardvault key prune [--key FILE] [--keep-from N] [--force]\n"     \
     "       shardvault key split --shares N --threshold T [--out DIR] "        \
     "[--key FILE]\n"                                                           \
     "       shardvault key combine SHARE... -o FILE\n"                         \
@@ -28,7 +28,7 @@ struct key_opts {
     const char *out; /* --out DIR / -o FILE */
     unsigned shares, threshold;
     unsigned long keep_from;
-    int resume;
+    int resume, force;
     const char *args[256]; /* positional */
     unsigned nargs;
     char *key_buf;
@@ -75,6 +75,8 @@ static void parse(int argc, char **argv, struct key_opts *o)
             i++;
         } else if (!strcmp(a, "--resume")) {
             o->resume = 1;
+        } else if (!strcmp(a, "--force")) {
+            o->force = 1;
         } else if (a[0] == '-' && a[1]) {
             usage_die(USAGE, "unknown option '%s'", a);
         } else {
@@ -132,7 +134,7 @@ static int key_prune(struct key_opts *o)
 
     no_args(o, "prune");
     rc = sv_keys_prune_vault(g_opt.vault_dir, key_file(o),
-                             (uint32_t)o->keep_from, &kept);
+                             (uint32_t)o->keep_from, o->force, &kept);
     if (rc)
         die_err(rc, "key prune: ");
     printf("key file %s keeps generations from %u\n", o->key, kept);

@@ -10,6 +10,7 @@
 
 #include "engine/catalog.h"
 #include "engine/config.h"
+#include "engine/keys_int.h"
 #include "engine/rotate.h"
 #include "tests/lib/keyfix.h"
 #include "tests/lib/testutil.h"
@@ -91,16 +92,50 @@ Test(rotate, interrupted_rotation_resumes_and_prune_waits)
     /* the key file moved on, the catalog did not (a crash in between) */
     cr_assert_eq(sv_keys_rotate(kr, key_path), SV_OK);
     assert_all(kr, 1);
-    cr_assert_eq(sv_keys_prune_catalog(kr, key_path, cat, 2), SV_BUSY);
+    /* even forced: the catalog itself still needs generation 1 */
+    cr_assert_eq(sv_keys_prune_catalog(kr, key_path, cat, 2, 1), SV_BUSY);
     cr_assert_not_null(strstr(sv_errmsg(SV_BUSY), "40 objects"));
     cr_assert_not_null(strstr(sv_errmsg(SV_BUSY), "generation 1"));
     cr_assert_eq(sv_keys_rewrap_catalog(kr, cat, &n), SV_OK);
     cr_assert_eq(n, NOBJ);
-    cr_assert_eq(sv_keys_prune_catalog(kr, key_path, cat, 3), SV_INVAL);
-    cr_assert_eq(sv_keys_prune_catalog(kr, key_path, cat, 2), SV_OK);
+    cr_assert_eq(sv_keys_prune_catalog(kr, key_path, cat, 3, 1), SV_INVAL);
+    cr_assert_eq(sv_keys_prune_catalog(kr, key_path, cat, 2, 1), SV_OK);
     cr_assert_eq(sv_keys_load(key_path, &re), SV_OK);
     assert_all(re, 2);
     sv_keys_free(re);
+}
+
+/* Rotation re-wraps only the catalog: the records sealed on the shards
+ * keep generation 1, so pruning it needs --force, and the catalog keeps
+ * which generation that is across later rotations and reopenings. */
+Test(rotate, prune_refuses_while_sealed_records_need_the_generation)
+{
+    struct sv_obj_rec o;
+    uint64_t n = 0;
+    const char *msg;
+    char name[64];
+
+    tk_obj_name(7, name, sizeof(name));
+    cr_assert_eq(sv_keys_rotate_catalog(kr, key_path, cat, &n), SV_OK);
+    cr_assert_eq(sv_keys_rotate_catalog(kr, key_path, cat, &n), SV_OK);
+    cr_assert_eq(sv_keys_current_gen(kr), 3);
+    cr_assert_eq(sv_cat_get_object(cat, name, &o), SV_OK);
+    cr_assert_eq(o.key_gen, 3);
+    cr_assert_eq(o.seal_gen, 1, "the first wrap's generation is kept");
+    sv_obj_rec_release(&o);
+    cr_assert_eq(sv_keys_prune_catalog(kr, key_path, cat, 3, 0), SV_BUSY);
+    msg = sv_errmsg(SV_BUSY);
+    cr_assert(strstr(msg, "40 objects' shard-carried records"), "%s", msg);
+    cr_assert(strstr(msg, "still use key generation 1: catalog rebuild"),
+              "%s", msg);
+    cr_assert(strstr(msg, "--force"), "%s", msg);
+    cr_assert_eq(sv_keys_oldest_gen(kr), 1, "nothing dropped");
+    /* keeping generation 1 is fine */
+    cr_assert_eq(sv_keys_prune_catalog(kr, key_path, cat, 1, 0), SV_OK);
+    cr_assert_eq(sv_keys_prune_catalog(kr, key_path, cat, 3, 1), SV_OK);
+    cr_assert_eq(sv_keys_oldest_gen(kr), 3);
+    /* what is gone already no longer blocks */
+    cr_assert_eq(sv_keys_prune_catalog(kr, key_path, cat, 3, 0), SV_OK);
 }
 
 Test(rotate, prune_waits_for_uploads_in_flight)
@@ -114,10 +149,10 @@ Test(rotate, prune_waits_for_uploads_in_flight)
     in.kind = 1;
     in.name = "incoming.bin";
     cr_assert_eq(sv_cat_intent_put(cat, &in), SV_OK);
-    cr_assert_eq(sv_keys_prune_catalog(kr, key_path, cat, 2), SV_BUSY);
+    cr_assert_eq(sv_keys_prune_catalog(kr, key_path, cat, 2, 1), SV_BUSY);
     cr_assert_not_null(strstr(sv_errmsg(SV_BUSY), "in flight"));
     cr_assert_eq(sv_cat_intent_del(cat, in.oid), SV_OK);
-    cr_assert_eq(sv_keys_prune_catalog(kr, key_path, cat, 2), SV_OK);
+    cr_assert_eq(sv_keys_prune_catalog(kr, key_path, cat, 2, 1), SV_OK);
 }
 
 Test(rotate, wrong_or_maintenance_key_is_refused)
@@ -131,9 +166,9 @@ Test(rotate, wrong_or_maintenance_key_is_refused)
     cr_assert_eq(sv_keys_rotate_catalog(other, other_path, cat, &n), SV_AUTH);
     cr_assert_not_null(strstr(sv_errmsg(SV_AUTH), other_path));
     cr_assert_eq(sv_keys_current_gen(other), 1); /* key file untouched */
-    cr_assert_eq(sv_keys_prune_catalog(other, other_path, cat, 1), SV_AUTH);
+    cr_assert_eq(sv_keys_prune_catalog(other, other_path, cat, 1, 0), SV_AUTH);
     cr_assert_eq(sv_keys_rewrap_catalog(m, cat, &n), SV_NOKEY);
-    cr_assert_eq(sv_keys_prune_catalog(m, key_path, cat, 1), SV_NOKEY);
+    cr_assert_eq(sv_keys_prune_catalog(m, key_path, cat, 1, 0), SV_NOKEY);
     cr_assert_eq(sv_keys_check_catalog(m, key_path, cat), SV_OK);
     cr_assert_eq(sv_keys_check_catalog(NULL, key_path, cat), SV_INVAL);
     cr_assert_eq(sv_keys_rewrap_catalog(kr, NULL, &n), SV_INVAL);
@@ -157,10 +192,12 @@ Test(rotate, vault_level_functions)
     cr_assert_eq(n, NOBJ);
     cr_assert_eq(sv_keys_rotate_vault(dir, key_path, 0, &gen, &n), SV_OK);
     cr_assert_eq(n, 0);
-    cr_assert_eq(sv_keys_prune_vault(dir, key_path, 0, &kept), SV_OK);
+    cr_assert_eq(sv_keys_prune_vault(dir, key_path, 0, 0, &kept), SV_BUSY);
+    cr_assert_eq(kept, 1);
+    cr_assert_eq(sv_keys_prune_vault(dir, key_path, 0, 1, &kept), SV_OK);
     cr_assert_eq(kept, 2);
     cr_assert_eq(sv_keys_rotate_vault(NULL, key_path, 1, &gen, &n), SV_INVAL);
-    cr_assert_eq(sv_keys_prune_vault(dir, "/nonexistent.key", 0, &kept),
+    cr_assert_eq(sv_keys_prune_vault(dir, "/nonexistent.key", 0, 0, &kept),
                  SV_NOTFOUND);
     cr_assert_eq(sv_cat_open(cat_dir, 0, &cat), SV_OK);
     cr_assert_eq(sv_keys_load(key_path, &re), SV_OK);

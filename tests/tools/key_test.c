@@ -11,6 +11,7 @@
 
 #include "engine/catalog.h"
 #include "engine/keys.h"
+#include "engine/keys_int.h"
 #include "tests/lib/keyfix.h"
 #include "tests/lib/testutil.h"
 
@@ -61,7 +62,20 @@ Test(key_cmd, rotate_resume_prune)
     cr_assert_eq(st, 0, "exit %d: %s", st, out);
     cr_assert_not_null(strstr(out, "re-wrapped 0"), "%s", out);
     free(out);
+    /* the shards' sealed records still use generation 1 */
     st = key(&out, "prune");
+    cr_assert_eq(st, 1, "exit %d: %s", st, out);
+    cr_assert_not_null(strstr(out, "key prune: 5 objects' shard-carried "
+                                   "records"),
+                       "%s", out);
+    cr_assert_not_null(strstr(out, "catalog rebuild would need it"), "%s",
+                       out);
+    free(out);
+    cr_assert_eq(sv_keys_load(key_path, &kr), SV_OK);
+    cr_assert_eq(sv_keys_oldest_gen(kr), 1, "nothing pruned");
+    sv_keys_free(kr);
+    kr = NULL;
+    st = key(&out, "prune --force");
     cr_assert_eq(st, 0, "exit %d: %s", st, out);
     cr_assert_not_null(strstr(out, "from 2"), "%s", out);
     free(out);
