@@ -18,6 +18,8 @@
  * before its first PUT; the segment record after write_quorum shards are
  * stored; the object record at the end, which removes the intent. A failed
  * put deletes what it stored; a crashed one is collected at the next open.
+ * The cancel flag is read before every segment and once more after the
+ * last progress call, just before the commit.
  */
 #include "engine/vault.h"
 
@@ -685,6 +687,16 @@ enum sv_err sv_put(struct sv_vault *v, const char *name, int fd,
     rc = put_segments(pc);
     if (rc)
         goto fail;
+    /* Last look before the commit: the progress call of the last segment
+     * has just run (ingest checks there that the file did not change), and
+     * a version this one replaces is retired by the commit. */
+    if (opts && opts->cancel && *opts->cancel) {
+        rc = sv_err_set(SV_INTR,
+                        "put '%s': interrupted before the commit; nothing "
+                        "stored",
+                        name);
+        goto fail;
+    }
     memset(&retired, 0, sizeof(retired));
     sv_crashpoint("put:before-commit");
     rc = sv_cat_commit_object(v->cat, &pc->rec, &retired);
