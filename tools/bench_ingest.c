@@ -1,6 +1,7 @@
 /*
  * tools/bench_ingest.c: `shardvault bench ingest [--dir D] [--small N]
- * [--large-gb G] [--file-mb M] [--bound-size SIZE]`.
+ * [--large-gb G] [--file-mb M] [--bound-size SIZE]` (--large-gb 0: the
+ * small files only).
  *
  * Two trees on tmpfs (/dev/shm unless --dir): N files of 4 KiB (default
  * 10,000, in directories of 100) and G GiB in M MiB files (default 2 GiB in
@@ -485,8 +486,9 @@ int bench_ingest(int argc, char **argv)
                 usage_die(USAGE, "--small: a number of files");
         } else if (!strcmp(argv[a], "--large-gb") && a + 1 < argc) {
             large_gb = strtod(argv[++a], NULL);
-            if (!(large_gb > 0 && large_gb <= 1024))
-                usage_die(USAGE, "--large-gb: GiB, e.g. 2 or 0.25");
+            if (!(large_gb >= 0 && large_gb <= 1024))
+                usage_die(USAGE, "--large-gb: GiB, e.g. 2 or 0.25 (0: "
+                                 "small files only)");
         } else if (!strcmp(argv[a], "--file-mb") && a + 1 < argc) {
             if (vt_parse_u64(argv[++a], &file_mb) || !file_mb)
                 usage_die(USAGE, "--file-mb: MiB per large file");
@@ -504,7 +506,7 @@ int bench_ingest(int argc, char **argv)
     fsize = file_mb << 20;
     if (fsize > large_bytes)
         fsize = large_bytes;
-    nlarge = large_bytes / fsize;
+    nlarge = fsize ? large_bytes / fsize : 0;
     if (asprintf(&tmp, "%s/svbench-ingest.XXXXXX", base) < 0 || !mkdtemp(tmp))
         die(1, "bench ingest: cannot make a directory in %s", base);
     if (asprintf(&ts.dir, "%s/small", tmp) < 0 ||
@@ -516,8 +518,10 @@ int bench_ingest(int argc, char **argv)
     printf("six fs providers (k=4 m=2) under %s; %ld CPUs online\n", tmp,
            sysconf(_SC_NPROCESSORS_ONLN));
     fflush(stdout);
-    bound = put_bound(tmp, bound_size);
-    if (bound > 0)
+    bound = nlarge ? put_bound(tmp, bound_size) : 0;
+    if (!nlarge)
+        printf("large files: none (--large-gb 0)\n");
+    else if (bound > 0)
         printf("engine put bound (bench pipeline raw stages, one core): "
                "%.2f GB/s\n",
                bound);
@@ -531,8 +535,10 @@ int bench_ingest(int argc, char **argv)
     make_tree(&ts, small, SMALL_SIZE);
     ok = bench_tree(tmp, &ts, conf, 0);
     shell("rm -rf '%s'", ts.dir);
-    make_tree(&tl, nlarge, fsize);
-    ok = bench_tree(tmp, &tl, conf, bound) && ok;
+    if (nlarge) {
+        make_tree(&tl, nlarge, fsize);
+        ok = bench_tree(tmp, &tl, conf, bound) && ok;
+    }
     printf("stored per input byte: ingest 1.5x plus shard headers (any one "
            "provider may be lost); rclone crypt 1x per copy, 3x for a "
            "three-copy union\n");
