@@ -7,7 +7,10 @@
  * a buffer of k * chunk_len bytes whose k slices are the data chunks, the
  * parity goes into a separate stripe, and each shard is sent as the iov
  * pieces header | record | chunk | tag. Memory is two such buffers (one
- * with a pipeline depth of 1), whatever the object size.
+ * with a pipeline depth of 1), whatever the object size. They are sized
+ * to what is left of a regular file (a 4 KiB file gets a 4 KiB buffer,
+ * not segment_size), grow to a whole segment if the file turns out longer,
+ * and the second is only made when there is a second segment.
  *
  * Pipeline: while the I/O pool authenticates and stores the shards of
  * segment i, this thread reads, seals and encodes segment i + 1, so two
@@ -28,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,8 +61,10 @@ struct put_shard {
 
 struct put_seg {
     struct put_ctx *pc;
-    uint8_t *data;   /* k * chunk_max: plaintext, then ciphertext + pad */
+    uint8_t *data;   /* room for cap bytes: plaintext, then ciphertext + pad */
     uint8_t *parity; /* m chunks, stride apart */
+    size_t cap;      /* plaintext bytes data can hold (<= segment_size) */
+    size_t stride;
     uint8_t *chunk[SV_EC_MAX_N];
     uint8_t *record; /* sealed object record (final segment), malloc'd */
     uint32_t record_len;
@@ -66,7 +72,7 @@ struct put_seg {
     size_t plain_len, payload_len, chunk_len;
     int final;
     struct sv_shard_info info; /* template; index set per shard */
-    struct put_shard sh[SV_EC_MAX_N];
+    struct put_shard *sh;      /* n of them */
     struct sv_batch batch;
 };
 
@@ -79,8 +85,9 @@ struct put_ctx {
     enum sv_cipher cipher;
     uint8_t dek[SV_DEK_LEN];
     struct sv_obj_rec rec;
-    size_t chunk_max, stride;
-    struct put_seg *seg[2];
+    size_t chunk_max;
+    uint64_t left; /* bytes left in a regular file at the start, or MAX */
+    struct put_seg *seg[2]; /* made when first needed */
     unsigned depth;
     int fd;
     int have_peek;
@@ -116,24 +123,72 @@ static void seg_free(struct put_seg *s)
     free(s->data);
     free(s->parity);
     free(s->record);
+    free(s->sh);
     free(s);
 }
 
-static struct put_seg *seg_new(struct put_ctx *pc)
+/* Make room in s for cap plaintext bytes, keeping the first keep bytes
+ * of the data. */
+static enum sv_err seg_size(struct put_ctx *pc, struct put_seg *s, size_t cap,
+                            size_t keep)
+{
+    size_t chunk = sv_ec_chunk_len(pc->k, cap + SV_SEAL_TAG);
+    size_t stride = chunk + STRIPE_GAP;
+    uint8_t *data = xalign(pc->k * chunk);
+    uint8_t *parity = xalign(pc->m * stride);
+
+    if (!data || !parity) {
+        free(data);
+        free(parity);
+        return sv_err_set(SV_NOMEM,
+                          "put '%s': out of memory for %zu byte segments",
+                          pc->name, pc->k * chunk);
+    }
+    if (keep)
+        memcpy(data, s->data, keep);
+    free(s->data);
+    free(s->parity);
+    s->data = data;
+    s->parity = parity;
+    s->cap = cap;
+    s->stride = stride;
+    return SV_OK;
+}
+
+/* Plaintext room for segment segno: what the file has left (plus the byte
+ * that shows its end), at most a segment. */
+static size_t seg_cap(const struct put_ctx *pc, uint64_t segno)
+{
+    uint64_t size = pc->v->cfg->segment_size, start = segno * size;
+
+    if (pc->left == UINT64_MAX || pc->left < start ||
+        pc->left - start >= size)
+        return (size_t)size;
+    return (size_t)(pc->left - start + 1);
+}
+
+static enum sv_err seg_new(struct put_ctx *pc, uint64_t segno,
+                           struct put_seg **out)
 {
     struct put_seg *s = calloc(1, sizeof(*s));
+    enum sv_err rc;
 
     if (!s)
-        return NULL;
+        return sv_err_set(SV_NOMEM, "put '%s': out of memory", pc->name);
     sv_batch_init(&s->batch);
     s->pc = pc;
-    s->data = xalign(pc->k * pc->chunk_max);
-    s->parity = xalign(pc->m * pc->stride);
-    if (!s->data || !s->parity) {
+    s->sh = calloc(pc->n, sizeof(*s->sh));
+    if (!s->sh) {
         seg_free(s);
-        return NULL;
+        return sv_err_set(SV_NOMEM, "put '%s': out of memory", pc->name);
     }
-    return s;
+    rc = seg_size(pc, s, seg_cap(pc, segno), 0);
+    if (rc) {
+        seg_free(s);
+        return rc;
+    }
+    *out = s;
+    return SV_OK;
 }
 
 /* Note the first cause per provider for the error sentence. */
@@ -197,13 +252,20 @@ static enum sv_err read_segment(struct put_ctx *pc, struct put_seg *s)
     size_t want = pc->v->cfg->segment_size, len = 0;
     int eof = 0;
     ssize_t r;
+    enum sv_err rc;
 
     if (pc->have_peek) {
         s->data[len++] = pc->peek;
         pc->have_peek = 0;
     }
     while (len < want) {
-        r = read(pc->fd, s->data + len, want - len);
+        if (len == s->cap) {
+            /* longer than the file was: a whole segment after all */
+            rc = seg_size(pc, s, want, len);
+            if (rc)
+                return rc;
+        }
+        r = read(pc->fd, s->data + len, s->cap - len);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -279,7 +341,7 @@ static enum sv_err prepare_segment(struct put_ctx *pc, struct put_seg *s)
     for (i = 0; i < pc->k; i++)
         s->chunk[i] = s->data + i * s->chunk_len;
     for (i = 0; i < pc->m; i++)
-        s->chunk[pc->k + i] = s->parity + i * pc->stride;
+        s->chunk[pc->k + i] = s->parity + i * s->stride;
     rc = sv_ec_encode(pc->ec, s->chunk_len, s->chunk, s->chunk + pc->k);
     if (rc)
         return sv_err_wrap(rc, "put '%s': encoding: ", pc->name);
@@ -528,6 +590,7 @@ static enum sv_err finish_segment(struct put_ctx *pc, struct put_seg *s)
 static enum sv_err put_init(struct put_ctx *pc)
 {
     struct sv_vault *v = pc->v;
+    struct stat st;
     size_t i;
     enum sv_err rc;
 
@@ -549,15 +612,13 @@ static enum sv_err put_init(struct put_ctx *pc)
     if (!pc->chunk_max || pc->chunk_max > SV_SHARD_MAX_CHUNK)
         return sv_err_set(SV_CONFIG, "segment_size %u is too large",
                           v->cfg->segment_size);
-    pc->stride = pc->chunk_max + STRIPE_GAP;
     pc->depth = v->jobs >= 2 ? 2 : 1;
-    for (i = 0; i < pc->depth; i++) {
-        pc->seg[i] = seg_new(pc);
-        if (!pc->seg[i])
-            return sv_err_set(SV_NOMEM,
-                              "put '%s': out of memory for %zu "
-                              "byte segments",
-                              pc->name, pc->k * pc->chunk_max);
+    pc->left = UINT64_MAX;
+    if (fstat(pc->fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        off_t pos = lseek(pc->fd, 0, SEEK_CUR);
+
+        pos = pos < 0 ? 0 : pos;
+        pc->left = st.st_size > pos ? (uint64_t)(st.st_size - pos) : 0;
     }
     pc->provs = calloc(v->nprov ? v->nprov : 1, sizeof(*pc->provs));
     pc->failed = calloc(v->nprov ? v->nprov : 1, 1);
@@ -603,6 +664,11 @@ static enum sv_err put_segments(struct put_ctx *pc)
     enum sv_err rc;
 
     for (;;) {
+        if (!pc->seg[segno % pc->depth]) {
+            rc = seg_new(pc, segno, &pc->seg[segno % pc->depth]);
+            if (rc)
+                goto wait_prev;
+        }
         cur = pc->seg[segno % pc->depth];
         if (prev == cur) {
             /* depth 1: the buffer is still being sent */

@@ -100,6 +100,40 @@ Test(put_get, pipeline_depth_one_matches)
     tv_free(&t);
 }
 
+/* Buffers are sized to what the file has left: a file that reports fewer
+ * bytes than it has (procfs says 0) grows them; a file read from an offset
+ * stores the rest. */
+Test(put_get, buffers_follow_the_file_not_its_reported_size)
+{
+    size_t want_len, off = SEG + 100, len = 3 * SEG + 1;
+    uint8_t *want = tu_read_file("/proc/self/cmdline", &want_len);
+    uint8_t *buf = tu_bytes(len, 6);
+    unsigned jobs;
+    struct tv t;
+    int fd;
+
+    cr_assert(want && want_len > 1);
+    tv_make(&t, 4, 2, 6, "64K", NULL);
+    for (jobs = 1; jobs <= 2; jobs++) {
+        tv_close(&t);
+        tv_open(&t, jobs);
+        fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+        cr_assert(fd >= 0);
+        cr_assert_eq(sv_put(t.v, "proc", fd, NULL, NULL), SV_OK, "%s",
+                     sv_errmsg(SV_IO));
+        close(fd);
+        tv_get_eq(t.v, "proc", want, want_len);
+        fd = tv_memfd(buf, len);
+        cr_assert_eq(lseek(fd, (off_t)off, SEEK_SET), (off_t)off);
+        cr_assert_eq(sv_put(t.v, "tail", fd, NULL, NULL), SV_OK);
+        close(fd);
+        tv_get_eq(t.v, "tail", buf + off, len - off);
+    }
+    free(want);
+    free(buf);
+    tv_free(&t);
+}
+
 /* Every code of the codec tests, with m shards lost in every segment. */
 Test(put_get, every_code_with_m_lost)
 {
