@@ -255,6 +255,18 @@ enum sv_err sv_cat_commit_object(struct sv_cat *cat,
                                  struct sv_obj_rec *retired) SV_MUST_CHECK;
 
 /*
+ * sv_cat_add_segment(last) and sv_cat_commit_object(o) in one transaction
+ * (one sync instead of two: a one-segment object costs two write
+ * transactions, its intent and this). Either both are recorded or
+ * neither. Same errors as those two; SV_INVAL also if last is not a
+ * segment of o.
+ */
+enum sv_err sv_cat_commit_with_segment(struct sv_cat *cat,
+                                       const struct sv_seg_rec *last,
+                                       const struct sv_obj_rec *o,
+                                       struct sv_obj_rec *retired) SV_MUST_CHECK;
+
+/*
  * Delete an object: in one transaction remove its record (the wrapped DEK
  * goes with it, so the data is unreadable at once) and write a delete
  * intent listing its shards for collection; history updated.

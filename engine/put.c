@@ -19,7 +19,8 @@
  *
  * Crash safety: the intent listing a segment's planned shards is written
  * before its first PUT; the segment record after write_quorum shards are
- * stored; the object record at the end, which removes the intent. A failed
+ * stored (the last segment's in the commit's transaction); the object
+ * record at the end, which removes the intent. A failed
  * put deletes what it stored; a crashed one is collected at the next open.
  * The cancel flag is read before every segment and once more after the
  * last progress call, just before the commit.
@@ -100,6 +101,7 @@ struct put_ctx {
     char causes[768];      /* "p1: cause; p2: cause" */
     /* intent of the segment in flight */
     struct sv_intent intent;
+    struct sv_seg_rec *last; /* the final segment's record, for the commit */
     int lock_fd;
     int launched;   /* anything reached a provider or the catalog */
     char msg[1024]; /* an error sentence kept across waits */
@@ -559,13 +561,18 @@ static enum sv_err finish_segment(struct put_ctx *pc, struct put_seg *s)
         rec->shard[i].state = sh->stored ? SV_SHARD_OK : SV_SHARD_MISSING;
         memcpy(rec->shard[i].tag, sh->tag, SV_SHARD_TAG);
     }
-    sv_crashpoint("put:before-add-segment");
-    rc = sv_cat_add_segment(v->cat, rec);
-    sv_crashpoint("put:after-add-segment");
-    free(rec);
-    if (rc)
-        return sv_err_wrap(rc, "put '%s': segment %llu: ", pc->name,
-                           (unsigned long long)s->segment);
+    if (s->final) {
+        /* recorded with the object, in the commit's transaction */
+        pc->last = rec;
+    } else {
+        sv_crashpoint("put:before-add-segment");
+        rc = sv_cat_add_segment(v->cat, rec);
+        sv_crashpoint("put:after-add-segment");
+        free(rec);
+        if (rc)
+            return sv_err_wrap(rc, "put '%s': segment %llu: ", pc->name,
+                               (unsigned long long)s->segment);
+    }
     for (i = 0; i < pc->n; i++) {
         struct put_shard *sh = &s->sh[i];
 
@@ -765,7 +772,7 @@ enum sv_err sv_put(struct sv_vault *v, const char *name, int fd,
     }
     memset(&retired, 0, sizeof(retired));
     sv_crashpoint("put:before-commit");
-    rc = sv_cat_commit_object(v->cat, &pc->rec, &retired);
+    rc = sv_cat_commit_with_segment(v->cat, pc->last, &pc->rec, &retired);
     sv_crashpoint("put:after-commit");
     if (rc) {
         rc = sv_err_wrap(rc, "put '%s': commit: ", name);
@@ -814,6 +821,7 @@ out:
     free(pc->failed);
     free(pc->res.prov);
     free(pc->intent.shards);
+    free(pc->last);
     free(pc);
     return rc;
 }
