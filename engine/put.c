@@ -87,7 +87,7 @@ struct put_ctx {
     uint8_t dek[SV_DEK_LEN];
     struct sv_obj_rec rec;
     size_t chunk_max;
-    uint64_t left; /* bytes left in a regular file at the start, or MAX */
+    uint64_t left; /* a regular file's size (>= what is left), or MAX */
     struct put_seg *seg[2]; /* made when first needed */
     unsigned depth;
     int fd;
@@ -620,13 +620,10 @@ static enum sv_err put_init(struct put_ctx *pc)
         return sv_err_set(SV_CONFIG, "segment_size %u is too large",
                           v->cfg->segment_size);
     pc->depth = v->jobs >= 2 ? 2 : 1;
+    /* what a regular file holds (from its offset on, at most that) */
     pc->left = UINT64_MAX;
-    if (fstat(pc->fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        off_t pos = lseek(pc->fd, 0, SEEK_CUR);
-
-        pos = pos < 0 ? 0 : pos;
-        pc->left = st.st_size > pos ? (uint64_t)(st.st_size - pos) : 0;
-    }
+    if (fstat(pc->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0)
+        pc->left = (uint64_t)st.st_size;
     pc->provs = calloc(v->nprov ? v->nprov : 1, sizeof(*pc->provs));
     pc->failed = calloc(v->nprov ? v->nprov : 1, 1);
     pc->res.prov = calloc(v->nprov ? v->nprov : 1, sizeof(*pc->res.prov));
