@@ -434,6 +434,24 @@ void sv_obj_rec_release(struct sv_obj_rec *o)
     o->name = NULL;
 }
 
+const char *sv_prov_state_name(unsigned s)
+{
+    switch (s) {
+    case SV_PROV_UP:
+        return "up";
+    case SV_PROV_SUSPECT:
+        return "suspect";
+    case SV_PROV_DOWN:
+        return "down";
+    case SV_PROV_DRAINING:
+        return "draining";
+    case SV_PROV_REMOVED:
+        return "removed";
+    default:
+        return "unknown";
+    }
+}
+
 void sv_intent_release(struct sv_intent *in)
 {
     if (!in)

@@ -71,6 +71,10 @@ enum sv_prov_state {
     SV_PROV_REMOVED = 4,
 };
 
+/* "up", "suspect", "down", "draining", "removed"; "unknown" for any other
+ * value. Static strings. */
+const char *sv_prov_state_name(unsigned s);
+
 struct sv_obj_rec {
     char *name; /* malloc'd, NUL-terminated (decode fills it) */
     uint8_t oid[SV_OID_LEN];

@@ -117,8 +117,6 @@ void sv_rp_bucket_take(struct bucket *b, uint64_t n);
 
 /* ---- provider states -------------------------------------------------- */
 
-/* "up", "suspect", "down", "draining", "removed". */
-const char *sv_rp_state_name(unsigned s);
 /*
  * After provider i's health probe (its inventory LIST, or that it is not
  * open): up -> suspect after SV_REPAIR_SUSPECT_FAILS failed passes,

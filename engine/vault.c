@@ -653,24 +653,6 @@ size_t sv_vault_nprov(const struct sv_vault *v)
     return v ? v->nprov : 0;
 }
 
-static const char *prov_state_name(unsigned s)
-{
-    switch (s) {
-    case SV_PROV_UP:
-        return "up";
-    case SV_PROV_SUSPECT:
-        return "suspect";
-    case SV_PROV_DOWN:
-        return "down";
-    case SV_PROV_DRAINING:
-        return "draining";
-    case SV_PROV_REMOVED:
-        return "removed";
-    default:
-        return "unknown";
-    }
-}
-
 void sv_vault_provider(const struct sv_vault *v, size_t i,
                        struct sv_provider_info *out)
 {
@@ -685,7 +667,7 @@ void sv_vault_provider(const struct sv_vault *v, size_t i,
     out->quota = vp->conf->quota;
     out->price_storage = vp->conf->price_storage;
     out->price_egress = vp->conf->price_egress;
-    out->state = vp->p ? prov_state_name(vp->state) : "unavailable";
+    out->state = vp->p ? sv_prov_state_name(vp->state) : "unavailable";
     if (sv_cat_provider_get(v->cat, vp->id, &rec) == SV_OK) {
         out->shards = rec.shards;
         out->bytes = rec.bytes;

@@ -2042,3 +2042,14 @@ Test(catalog, bench_reference_runs)
     tu_rmrf(d);
     free(d);
 }
+
+Test(catalog, provider_state_names)
+{
+    cr_assert_str_eq(sv_prov_state_name(SV_PROV_UP), "up");
+    cr_assert_str_eq(sv_prov_state_name(SV_PROV_SUSPECT), "suspect");
+    cr_assert_str_eq(sv_prov_state_name(SV_PROV_DOWN), "down");
+    cr_assert_str_eq(sv_prov_state_name(SV_PROV_DRAINING), "draining");
+    cr_assert_str_eq(sv_prov_state_name(SV_PROV_REMOVED), "removed");
+    cr_assert_str_eq(sv_prov_state_name(SV_PROV_REMOVED + 1), "unknown");
+    cr_assert_str_eq(sv_prov_state_name((unsigned)-1), "unknown");
+}
