@@ -37,6 +37,7 @@
 #include "engine/config.h"
 #include "engine/ingest.h"
 #include "engine/shardvault.h"
+#include "tools/benchutil.h"
 #include "tools/tools.h"
 #include "tools/vaultutil.h"
 
@@ -59,14 +60,6 @@ struct result {
     uint64_t stored; /* bytes on the providers, or on disk */
     int ok;
 };
-
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int shell_rc(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -164,18 +157,6 @@ static void make_tree(struct tree *t, uint64_t count, uint64_t size)
     free(buf);
 }
 
-static void pin(unsigned ncpu)
-{
-    cpu_set_t set;
-    long i, online = sysconf(_SC_NPROCESSORS_ONLN);
-
-    CPU_ZERO(&set);
-    for (i = 0; i < online && (ncpu == 0 || i < (long)ncpu); i++)
-        CPU_SET((int)i, &set);
-    if (sched_setaffinity(0, sizeof(set), &set))
-        warnx_("bench ingest: sched_setaffinity: %s", strerror(errno));
-}
-
 /* Whether object name holds exactly the bytes of file path. */
 static int same_bytes(struct sv_vault *v, const char *name, const char *path)
 {
@@ -229,7 +210,7 @@ static struct result run_ingest(const char *base, const struct tree *t,
     rc = sv_vault_create(vdir, NULL, 4, 2, NULL);
     if (rc)
         die_err(rc, "bench ingest: ");
-    pin(jobs);
+    bu_pin(jobs, "bench ingest");
     rc = sv_vault_open(vdir, NULL, &v);
     if (rc)
         die_err(rc, "bench ingest: ");
@@ -239,10 +220,10 @@ static struct result run_ingest(const char *base, const struct tree *t,
         rc = sv_ingest_add_path(in, t->dir);
     if (rc)
         die_err(rc, "bench ingest: ");
-    t0 = now();
+    t0 = bu_now();
     rc = sv_ingest_run(in, &st);
-    r.secs = now() - t0;
-    pin(0);
+    r.secs = bu_now() - t0;
+    bu_pin(0, "bench ingest");
     if (rc)
         die_err(rc, "bench ingest: ");
     for (i = 0; i < st.nprov; i++)
@@ -295,9 +276,9 @@ static struct result run_cp(const char *base, const struct tree *t)
 
     if (asprintf(&dst, "%s/cp-out", base) < 0)
         die(1, "out of memory");
-    t0 = now();
+    t0 = bu_now();
     r.ok = shell_rc("cp -r '%s' '%s'", t->dir, dst) == 0;
-    r.secs = now() - t0;
+    r.secs = bu_now() - t0;
     r.stored = du(dst);
     r.ok = r.ok && shell_rc("diff -rq '%s' '%s' >/dev/null", t->dir, dst) == 0;
     shell("rm -rf '%s'", dst);
@@ -363,10 +344,10 @@ static struct result run_rclone(const char *base, const char *conf,
 
     if (asprintf(&out, "%s/rclone-out", base) < 0)
         die(1, "out of memory");
-    t0 = now();
+    t0 = bu_now();
     r.ok = shell_rc("rclone --config '%s' copy -q '%s' svcrypt:tree", conf,
                     t->dir) == 0;
-    r.secs = now() - t0;
+    r.secs = bu_now() - t0;
     r.stored = du(out);
     /* untimed: rclone's own check that the remote matches the source */
     r.ok = r.ok && shell_rc("rclone --config '%s' cryptcheck -q '%s' "
@@ -408,11 +389,6 @@ static double put_bound(const char *dir, const char *size)
     return bound;
 }
 
-static double gbs(uint64_t bytes, double s)
-{
-    return s > 0 ? (double)bytes / s / 1e9 : 0;
-}
-
 static double per_s(uint64_t n, double s)
 {
     return s > 0 ? (double)n / s : 0;
@@ -422,7 +398,7 @@ static void line(const char *label, const struct tree *t,
                  const struct result *r)
 {
     printf("  %-30s %9.0f objects/s %7.3f GB/s  stores %.2fx%s\n", label,
-           per_s(t->files, r->secs), gbs(t->bytes, r->secs),
+           per_s(t->files, r->secs), bu_gbs(t->bytes, r->secs),
            t->bytes ? (double)r->stored / (double)t->bytes : 0,
            r->ok ? "" : "  (INCORRECT)");
 }
@@ -454,7 +430,7 @@ static int bench_tree(const char *base, struct tree *t, const char *conf,
     if (bound > 0)
         printf("  --jobs 1 / put bound         %.2f of %.2f GB/s (target >= "
                "0.70)\n",
-               gbs(t->bytes, j1.secs) / bound, bound);
+               bu_gbs(t->bytes, j1.secs) / bound, bound);
     printf("  ingest --jobs 2 / cp -r      %.2f of cp's speed\n",
            cp.secs / j2.secs);
     if (conf)
