@@ -157,40 +157,6 @@ static void make_tree(struct tree *t, uint64_t count, uint64_t size)
     free(buf);
 }
 
-/* Whether object name holds exactly the bytes of file path. */
-static int same_bytes(struct sv_vault *v, const char *name, const char *path)
-{
-    int in = open(path, O_RDONLY | O_CLOEXEC);
-    int out = memfd_create("svbench", MFD_CLOEXEC);
-    struct stat st;
-    uint8_t *a = MAP_FAILED, *b = MAP_FAILED;
-    int same = 0;
-
-    if (in < 0 || out < 0 || fstat(in, &st))
-        goto out;
-    if (sv_get(v, name, 0, SV_TO_END, out, NULL) != SV_OK ||
-        lseek(out, 0, SEEK_END) != st.st_size)
-        goto out;
-    if (!st.st_size) {
-        same = 1;
-        goto out;
-    }
-    a = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, in, 0);
-    b = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, out, 0);
-    same =
-        a != MAP_FAILED && b != MAP_FAILED && !memcmp(a, b, (size_t)st.st_size);
-out:
-    if (a != MAP_FAILED)
-        munmap(a, (size_t)st.st_size);
-    if (b != MAP_FAILED)
-        munmap(b, (size_t)st.st_size);
-    if (in >= 0)
-        close(in);
-    if (out >= 0)
-        close(out);
-    return same;
-}
-
 /* Ingest t into a fresh vault under base with jobs workers on jobs CPUs. */
 static struct result run_ingest(const char *base, const struct tree *t,
                                 unsigned jobs)
@@ -238,11 +204,11 @@ static struct result run_ingest(const char *base, const struct tree *t,
     /* untimed: the first and the last file read back exactly */
     if (asprintf(&src, "%s/%s", t->dir, t->first) < 0)
         die(1, "out of memory");
-    r.ok = r.ok && same_bytes(v, t->first, src);
+    r.ok = r.ok && bu_same_bytes(v, t->first, src, NULL);
     free(src);
     if (asprintf(&src, "%s/%s", t->dir, t->last) < 0)
         die(1, "out of memory");
-    r.ok = r.ok && same_bytes(v, t->last, src);
+    r.ok = r.ok && bu_same_bytes(v, t->last, src, NULL);
     free(src);
     sv_vault_close(v);
     shell("rm -rf '%s'", vdir);

@@ -28,9 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -216,33 +214,6 @@ static void degrade(struct sv_vault *v, const char *name)
     sv_stat_free(s);
 }
 
-/* Read name back into a file and compare with the input (untimed). */
-static int check_bytes(struct sv_vault *v, const char *name, const char *input,
-                       const char *tmp, uint64_t size)
-{
-    int in = open(input, O_RDONLY | O_CLOEXEC);
-    int out = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    uint8_t *a, *b;
-    int same = 0;
-
-    if (in < 0 || out < 0)
-        return 0;
-    if (sv_get(v, name, 0, SV_TO_END, out, NULL) == SV_OK &&
-        (uint64_t)lseek(out, 0, SEEK_END) == size) {
-        a = mmap(NULL, size ? size : 1, PROT_READ, MAP_SHARED, in, 0);
-        b = mmap(NULL, size ? size : 1, PROT_READ, MAP_SHARED, out, 0);
-        same = a != MAP_FAILED && b != MAP_FAILED && !memcmp(a, b, size);
-        if (a != MAP_FAILED)
-            munmap(a, size ? size : 1);
-        if (b != MAP_FAILED)
-            munmap(b, size ? size : 1);
-    }
-    close(in);
-    close(out);
-    unlink(tmp);
-    return same;
-}
-
 /* Peak RSS (KiB) of `shardvault put` of size bytes from a pipe. */
 static long put_rss(const char *dir, uint64_t size)
 {
@@ -370,7 +341,7 @@ int bench_pipeline(int argc, char **argv)
     degrade(v, "one");
     for (r = 0; r < runs; r++)
         timed(v, "one", NULL, &gst, &getd);
-    ok = check_bytes(v, "one", input, check, size);
+    ok = bu_same_bytes(v, "one", input, check);
     remove_object(v, "one");
     sv_vault_close(v);
 

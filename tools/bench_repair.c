@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "ec/ec.h"
@@ -224,37 +223,6 @@ struct result {
     int ok;
 };
 
-static int check_object(struct sv_vault *v, const char *input, uint64_t len,
-                        const char *scratch)
-{
-    char *path;
-    int in, out, same = 0;
-    uint8_t *a, *b;
-
-    if (asprintf(&path, "%s/check", scratch) < 0)
-        return 0;
-    in = open(input, O_RDONLY | O_CLOEXEC);
-    out = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (in >= 0 && out >= 0 &&
-        sv_get(v, "bench-0", 0, SV_TO_END, out, NULL) == SV_OK &&
-        (uint64_t)lseek(out, 0, SEEK_END) == len) {
-        a = mmap(NULL, len ? len : 1, PROT_READ, MAP_SHARED, in, 0);
-        b = mmap(NULL, len ? len : 1, PROT_READ, MAP_SHARED, out, 0);
-        same = a != MAP_FAILED && b != MAP_FAILED && !memcmp(a, b, len);
-        if (a != MAP_FAILED)
-            munmap(a, len ? len : 1);
-        if (b != MAP_FAILED)
-            munmap(b, len ? len : 1);
-    }
-    if (in >= 0)
-        close(in);
-    if (out >= 0)
-        close(out);
-    unlink(path);
-    free(path);
-    return same;
-}
-
 static void timed_repair(const char *vdir, const char *pdir, unsigned jobs,
                          struct result *r)
 {
@@ -288,7 +256,7 @@ int bench_repair(int argc, char **argv)
     uint64_t size = (uint64_t)1 << 30, per, written = 0;
     unsigned runs = 1, nobj, i, r;
     const char *base = "/dev/shm";
-    char *tmp, *vdir, *input, *pdir, *scratch, *cmd, name[32];
+    char *tmp, *vdir, *input, *pdir, *scratch, *cmd, *check, name[32];
     char s1[32], s2[32], s3[32];
     struct sv_vault *v = NULL;
     struct result one, all, best1, bestn;
@@ -386,7 +354,10 @@ int bench_repair(int argc, char **argv)
     rc = sv_vault_open(vdir, NULL, &v); /* the data key, to read back */
     if (rc)
         die_err(rc, "bench repair: ");
-    ok &= check_object(v, input, per, scratch);
+    if (asprintf(&check, "%s/check", scratch) < 0)
+        die(1, "out of memory");
+    ok &= bu_same_bytes(v, "bench-0", input, check);
+    free(check);
     sv_vault_close(v);
     /* Compare like with like: the bound decodes what the wipe lost. */
     expect = plan.bytes ? (double)k_reads / (double)plan.bytes : 0;

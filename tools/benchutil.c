@@ -8,7 +8,9 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,6 +78,45 @@ void bu_make_input(const char *path, uint64_t size, uint64_t seed,
     }
     close(fd);
     free(buf);
+}
+
+int bu_same_bytes(struct sv_vault *v, const char *name, const char *path,
+                  const char *scratch)
+{
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    int out = scratch ? open(scratch, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+                             0600)
+                      : memfd_create("svbench", MFD_CLOEXEC);
+    uint8_t *a = MAP_FAILED, *b = MAP_FAILED;
+    struct stat st;
+    size_t len = 0;
+    int same = 0;
+
+    if (in < 0 || out < 0 || fstat(in, &st))
+        goto out;
+    len = (size_t)st.st_size;
+    if (sv_get(v, name, 0, SV_TO_END, out, NULL) != SV_OK ||
+        lseek(out, 0, SEEK_END) != st.st_size)
+        goto out;
+    if (!len) {
+        same = 1;
+        goto out;
+    }
+    a = mmap(NULL, len, PROT_READ, MAP_SHARED, in, 0);
+    b = mmap(NULL, len, PROT_READ, MAP_SHARED, out, 0);
+    same = a != MAP_FAILED && b != MAP_FAILED && !memcmp(a, b, len);
+out:
+    if (a != MAP_FAILED)
+        munmap(a, len);
+    if (b != MAP_FAILED)
+        munmap(b, len);
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    if (scratch)
+        unlink(scratch);
+    return same;
 }
 
 double bu_gbs(uint64_t bytes, double s)

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/shardvault.h"
+
 /* Seconds on the monotonic clock. */
 double bu_now(void);
 
@@ -26,6 +28,12 @@ void bu_fill(uint8_t *p, size_t len, uint64_t *x);
  * naming who and the cause if it cannot. */
 void bu_make_input(const char *path, uint64_t size, uint64_t seed,
                    const char *who);
+
+/* Whether object name reads back (untimed) as exactly the bytes of file
+ * path: sv_get into scratch (a file made and removed again), or into a
+ * memfd when scratch is NULL. */
+int bu_same_bytes(struct sv_vault *v, const char *name, const char *path,
+                  const char *scratch);
 
 /* bytes / s in GB/s (10^9), 0 for no time. */
 double bu_gbs(uint64_t bytes, double s);
