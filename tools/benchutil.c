@@ -84,9 +84,9 @@ int bu_same_bytes(struct sv_vault *v, const char *name, const char *path,
                   const char *scratch)
 {
     int in = open(path, O_RDONLY | O_CLOEXEC);
-    int out = scratch ? open(scratch, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
-                             0600)
-                      : memfd_create("svbench", MFD_CLOEXEC);
+    int out = scratch
+                  ? open(scratch, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)
+                  : memfd_create("svbench", MFD_CLOEXEC);
     uint8_t *a = MAP_FAILED, *b = MAP_FAILED;
     struct stat st;
     size_t len = 0;
