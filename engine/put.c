@@ -163,8 +163,7 @@ static size_t seg_cap(const struct put_ctx *pc, uint64_t segno)
 {
     uint64_t size = pc->v->cfg->segment_size, start = segno * size;
 
-    if (pc->left == UINT64_MAX || pc->left < start ||
-        pc->left - start >= size)
+    if (pc->left == UINT64_MAX || pc->left < start || pc->left - start >= size)
         return (size_t)size;
     return (size_t)(pc->left - start + 1);
 }
