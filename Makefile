@@ -119,8 +119,10 @@ bench: all
 	$(BIN) bench all
 
 # libFuzzer targets, built with clang against the library sources.
+comma := ,
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. $(PKG_CFLAGS) -pthread \
-               -fsanitize=fuzzer,address,undefined -DSV_FUZZING
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+               -DSV_FUZZING
 fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 	@for f in $^; do n=$$(basename $$f); mkdir -p build/fuzz-corpus/$$n; \
 	  echo "fuzz $$n for $(FUZZ_SECONDS)s"; \
@@ -131,9 +133,20 @@ fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 fuzz-smoke: FUZZ_SECONDS=10
 fuzz-smoke: fuzz
 
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRC)
+# The library is compiled once for every target (instrumented, without
+# libFuzzer's main) and each target links what it needs from the archive.
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_LIB     := $(FUZZ_BUILD)/libshardvault.a
+$(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lm
+	clang $(subst -fsanitize=fuzzer$(comma),-fsanitize=fuzzer-no-link$(comma),$(FUZZ_CFLAGS)) -MMD -MP -c -o $@ $<
+$(FUZZ_BUILD)/obj/providers/provider.o: $(wildcard providers/s3.c)
+$(FUZZ_LIB): $(FUZZ_LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) $(PKG_LIBS) -lm
 
 format:
 	clang-format -i $(LIB_SRC) $(TOOL_SRC) $(wildcard engine/*.h ec/*.h providers/*.h tools/*.h)
@@ -141,4 +154,5 @@ format:
 clean:
 	rm -rf build shardvault libshardvault.a
 
--include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(TEST_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(TEST_BIN:=.d) \
+         $(wildcard $(FUZZ_BUILD)/obj/*/*.d)

@@ -37,7 +37,7 @@
 #define PB_TARGET 0.8
 #define PB_USAGE                                                               \
     "bench providers [--fs-dir DIR] [--total SIZE] [--rounds N] "             \
-    "[--s3-env FILE] [--s3 NAME,...]"
+    "[--s3-env FILE] [--s3 NAME,...] [--no-s3]"
 
 struct pb_opts {
     uint64_t total; /* bytes per pass */
@@ -597,7 +597,7 @@ int bench_providers(int argc, char **argv)
     const char *fs_dir = NULL, *shm = "/dev/shm", *s3_env = NULL;
     const char *s3_list = NULL;
     struct stat st;
-    int i, fail = 0;
+    int i, fail = 0, no_s3 = 0;
     char *end;
 
     for (i = 1; i < argc; i++) {
@@ -605,6 +605,8 @@ int bench_providers(int argc, char **argv)
             fs_dir = argv[++i];
         } else if (!strcmp(argv[i], "--s3-env") && i + 1 < argc) {
             s3_env = argv[++i];
+        } else if (!strcmp(argv[i], "--no-s3")) {
+            no_s3 = 1;
         } else if (!strcmp(argv[i], "--s3") && i + 1 < argc) {
             s3_list = argv[++i];
         } else if (!strcmp(argv[i], "--total") && i + 1 < argc) {
@@ -642,7 +644,7 @@ int bench_providers(int argc, char **argv)
         fail = 1;
     if (fs_dir && bench_fs(&o, fs_dir, fs_dir))
         fail = 1;
-    if (bench_s3(&o, s3_env, s3_list))
+    if (!no_s3 && bench_s3(&o, s3_env, s3_list))
         fail = 1;
     if (o.below)
         printf("  * ratio below the %.1f target (noisy machine? rerun on a "

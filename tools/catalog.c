@@ -16,6 +16,8 @@
 #include "engine/catalog.h"
 #include "tools/tools.h"
 
+int cmd_catalog_rebuild(int argc, char **argv); /* tools/catalog_rebuild.c */
+
 #define USAGE     "catalog backup FILE|check|rebuild"
 #define MAX_SHOWN 1000
 
@@ -97,6 +99,6 @@ int cmd_catalog(int argc, char **argv)
     if (!strcmp(argv[1], "check"))
         return catalog_check(argc, argv);
     if (!strcmp(argv[1], "rebuild"))
-        die(1, "catalog rebuild is not implemented yet");
+        return cmd_catalog_rebuild(argc - 1, argv + 1);
     usage_die(USAGE, "'%s' is not a catalog command", argv[1]);
 }

@@ -99,7 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     chunk = 1 + (data[0] >> 1);
     run(data + 1, size - 1, sep, size, &whole);
     run(data + 1, size - 1, sep, chunk, &cut);
-    if (whole.len != cut.len || memcmp(whole.all, cut.all, whole.len))
+    if (whole.len != cut.len ||
+        (whole.len && memcmp(whole.all, cut.all, whole.len)))
         abort();
     free(whole.all);
     free(cut.all);

@@ -30,7 +30,7 @@ Test(bench_providers, rows_for_each_fs_dir)
     int st;
 
     st = tu_run(&out,
-                "env -u SV_S3_ENV '%s' bench providers --total 4M --rounds 1 "
+                "'%s' bench providers --no-s3 --total 4M --rounds 1 "
                 "--fs-dir '%s'",
                 tu_bin(), dir);
     cr_assert_eq(st, 0, "exit %d: %s", st, out);
