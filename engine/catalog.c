@@ -435,6 +435,24 @@ void sv_obj_rec_release(struct sv_obj_rec *o)
     o->name = NULL;
 }
 
+const char *sv_prov_state_name(unsigned s)
+{
+    switch (s) {
+    case SV_PROV_UP:
+        return "up";
+    case SV_PROV_SUSPECT:
+        return "suspect";
+    case SV_PROV_DOWN:
+        return "down";
+    case SV_PROV_DRAINING:
+        return "draining";
+    case SV_PROV_REMOVED:
+        return "removed";
+    default:
+        return "unknown";
+    }
+}
+
 void sv_intent_release(struct sv_intent *in)
 {
     if (!in)
@@ -2718,6 +2736,21 @@ static enum sv_err op_commit(struct wtx *w, void *arg)
     return SV_OK;
 }
 
+/* Hand the retired version (if any) to the caller after a commit op. */
+static enum sv_err commit_done(struct commitop *a, enum sv_err rc)
+{
+    if (!rc && a->retired && a->have_old &&
+        memcmp(a->old.oid, a->o->oid, SV_OID_LEN)) {
+        *a->retired = a->old;
+        return SV_OK;
+    }
+    if (a->have_old)
+        sv_obj_rec_release(&a->old);
+    if (!rc && a->retired)
+        memset(a->retired, 0, sizeof(*a->retired));
+    return rc;
+}
+
 enum sv_err sv_cat_commit_object(struct sv_cat *cat, const struct sv_obj_rec *o,
                                  struct sv_obj_rec *retired)
 {
@@ -2733,15 +2766,53 @@ enum sv_err sv_cat_commit_object(struct sv_cat *cat, const struct sv_obj_rec *o,
     memset(&a, 0, sizeof(a));
     a.o = o;
     a.retired = retired;
-    rc = cat_write(cat, op_commit, &a);
-    if (!rc && retired && a.have_old && memcmp(a.old.oid, o->oid, SV_OID_LEN)) {
-        *retired = a.old;
-        return SV_OK;
-    }
-    if (a.have_old)
-        sv_obj_rec_release(&a.old);
-    if (!rc && retired)
-        memset(retired, 0, sizeof(*retired));
+    return commit_done(&a, cat_write(cat, op_commit, &a));
+}
+
+struct commitsegop {
+    struct segop seg;
+    struct commitop commit;
+};
+
+static enum sv_err op_commit_seg(struct wtx *w, void *arg)
+{
+    struct commitsegop *a = arg;
+    enum sv_err rc = op_seg_store(w, &a->seg);
+
+    return rc ? rc : op_commit(w, &a->commit);
+}
+
+enum sv_err sv_cat_commit_with_segment(struct sv_cat *cat,
+                                       const struct sv_seg_rec *last,
+                                       const struct sv_obj_rec *o,
+                                       struct sv_obj_rec *retired)
+{
+    struct commitsegop a;
+    size_t n;
+    enum sv_err rc;
+
+    if (!cat || !last || !o)
+        return sv_err_set(SV_INVAL,
+                          "sv_cat_commit_with_segment: NULL argument");
+    if (memcmp(last->oid, o->oid, SV_OID_LEN))
+        return sv_err_set(SV_INVAL,
+                          "catalog: cannot commit '%.200s' with a segment "
+                          "of another object",
+                          o->name ? o->name : "?");
+    rc = seg_check(last);
+    if (!rc)
+        rc = obj_check(o, &n);
+    if (rc)
+        return rc;
+    memset(&a, 0, sizeof(a));
+    a.seg.s = last;
+    a.seg.old = malloc(sizeof(*a.seg.old));
+    if (!a.seg.old)
+        return sv_err_set(SV_NOMEM, "catalog: out of memory");
+    a.commit.o = o;
+    a.commit.retired = retired;
+    rc = commit_done(&a.commit, cat_write(cat, op_commit_seg, &a));
+    free(a.seg.old);
     return rc;
 }
 

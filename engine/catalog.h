@@ -71,6 +71,10 @@ enum sv_prov_state {
     SV_PROV_REMOVED = 4,
 };
 
+/* "up", "suspect", "down", "draining", "removed"; "unknown" for any other
+ * value. Static strings. */
+const char *sv_prov_state_name(unsigned s);
+
 struct sv_obj_rec {
     char *name; /* malloc'd, NUL-terminated (decode fills it) */
     uint8_t oid[SV_OID_LEN];
@@ -257,6 +261,18 @@ enum sv_err sv_cat_add_segment(struct sv_cat *cat,
 enum sv_err sv_cat_commit_object(struct sv_cat *cat,
                                  const struct sv_obj_rec *o,
                                  struct sv_obj_rec *retired) SV_MUST_CHECK;
+
+/*
+ * sv_cat_add_segment(last) and sv_cat_commit_object(o) in one transaction
+ * (one sync instead of two: a one-segment object costs two write
+ * transactions, its intent and this). Either both are recorded or
+ * neither. Same errors as those two; SV_INVAL also if last is not a
+ * segment of o.
+ */
+enum sv_err sv_cat_commit_with_segment(struct sv_cat *cat,
+                                       const struct sv_seg_rec *last,
+                                       const struct sv_obj_rec *o,
+                                       struct sv_obj_rec *retired) SV_MUST_CHECK;
 
 /*
  * Delete an object: in one transaction remove its record (the wrapped DEK

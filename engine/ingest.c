@@ -9,10 +9,12 @@
  *
  * Changing files: each put gets its own cancel flag. The progress callback
  * (after every stored segment) compares the file's size and mtime with
- * those seen at open and cancels the upload if they moved; if the change
- * only shows after the last segment, sv_put has already committed and the
- * object is removed again (a version it replaced is gone by then: the
- * engine retires it at commit).
+ * those seen at open and cancels the upload if they moved. Its call for
+ * the last segment comes just before the commit and sv_put reads the flag
+ * once more there, so a file that changed up to then is never committed
+ * and a version it would replace stays. Only a change in the instant
+ * between that check and the one after sv_put returns is committed first
+ * and removed again (the replaced version is gone by then).
  */
 #include "engine/ingest.h"
 

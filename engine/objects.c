@@ -5,9 +5,12 @@
  *
  * Collection is idempotent (deleting an absent shard is fine) so a crash
  * half way leaves an intent that the next pass finishes. Upload intents are
- * guarded by a lock file held by the uploading process: recovery only
- * touches an upload intent whose lock it can take, i.e. whose process is
- * gone.
+ * guarded by a lock the uploading process holds: a byte of locks/uploads
+ * picked by the object id (open-file-description locks, so every handle,
+ * even in one process, is its own owner, and the kernel drops them when
+ * the process dies). Recovery only touches an upload intent whose lock it
+ * can take, i.e. whose process is gone. Versions before this one locked a
+ * file locks/<oid hex> per upload; recovery still honours those.
  */
 #include "engine/vault.h"
 
@@ -34,25 +37,52 @@ static char *lock_path(const struct sv_vault *v, const uint8_t oid[SV_OID_LEN])
     return p;
 }
 
+static int open_uploads(const struct sv_vault *v)
+{
+    char *p;
+    int fd;
+
+    if (asprintf(&p, "%s/locks/uploads", v->dir) < 0)
+        return -1;
+    fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    free(p);
+    return fd;
+}
+
+/* Lock (F_WRLCK) or unlock (F_UNLCK) oid's byte of locks/uploads through
+ * fd's open file description; without waiting. */
+static int upload_byte(int fd, const uint8_t oid[SV_OID_LEN], short type)
+{
+    struct flock fl;
+    uint64_t x = 0;
+    unsigned i;
+
+    for (i = 0; i < 8; i++)
+        x = x << 8 | oid[i];
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = (off_t)(x >> 2); /* 62 bits: start + 1 fits an off_t */
+    fl.l_len = 1;
+    return fcntl(fd, F_OFD_SETLK, &fl);
+}
+
 enum sv_err sv_vault_lock_upload(struct sv_vault *v,
                                  const uint8_t oid[SV_OID_LEN], int *fd)
 {
-    char *p = lock_path(v, oid);
+    char h[2 * SV_OID_LEN + 1];
     int f;
 
-    if (!p)
-        return sv_err_set(SV_NOMEM, "out of memory");
-    f = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (f < 0 || flock(f, LOCK_EX | LOCK_NB)) {
-        enum sv_err rc =
-            sv_err_set(SV_IO, "cannot lock %s: %s", p, strerror(errno));
-
-        if (f >= 0)
-            close(f);
-        free(p);
-        return rc;
+    pthread_mutex_lock(&v->mu);
+    if (v->upload_fd < 0)
+        v->upload_fd = open_uploads(v);
+    f = v->upload_fd;
+    pthread_mutex_unlock(&v->mu);
+    if (f < 0 || upload_byte(f, oid, F_WRLCK)) {
+        sv_hex(oid, SV_OID_LEN, h);
+        return sv_err_set(SV_IO, "cannot lock the upload of %s in %s/locks: %s",
+                          h, v->dir, strerror(errno));
     }
-    free(p);
     *fd = f;
     return SV_OK;
 }
@@ -60,15 +90,9 @@ enum sv_err sv_vault_lock_upload(struct sv_vault *v,
 void sv_vault_unlock_upload(struct sv_vault *v, const uint8_t oid[SV_OID_LEN],
                             int fd)
 {
-    char *p;
-
-    if (fd < 0)
-        return;
-    p = lock_path(v, oid);
-    if (p)
-        unlink(p);
-    free(p);
-    close(fd);
+    (void)v;
+    if (fd >= 0)
+        upload_byte(fd, oid, F_UNLCK);
 }
 
 /* ---- collection ---------------------------------------------------- */
@@ -309,15 +333,29 @@ static enum sv_err recover_put(struct sv_vault *v, const struct sv_intent *in)
 {
     struct sv_obj_rec cur;
     char *lp = lock_path(v, in->oid);
-    int fd = -1, found = 0;
+    int fd = -1, ufd = -1, found = 0;
     enum sv_err rc = SV_OK;
 
     if (!lp)
         return sv_err_set(SV_NOMEM, "recovery: out of memory");
     fd = open(lp, O_RDWR | O_CLOEXEC);
     if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB)) {
-        /* Held: the upload is alive in another process. */
+        /* Held: the upload is alive (an older version's lock file). */
         goto out;
+    }
+    /* A description of our own, so that a lock of any handle shows, this
+     * process's included; held while collecting. */
+    ufd = open_uploads(v);
+    if (ufd < 0) {
+        rc = sv_err_set(SV_IO, "recovery: cannot open %s/locks/uploads: %s",
+                        v->dir, strerror(errno));
+        goto out;
+    }
+    if (upload_byte(ufd, in->oid, F_WRLCK)) {
+        if (errno != EAGAIN && errno != EACCES)
+            rc = sv_err_set(SV_IO, "recovery: locking in %s/locks/uploads: %s",
+                            v->dir, strerror(errno));
+        goto out; /* held: the upload is alive */
     }
     rc = intent_exists(v, in->oid, &found);
     if (rc || !found)
@@ -339,9 +377,11 @@ static enum sv_err recover_put(struct sv_vault *v, const struct sv_intent *in)
                 in->name ? in->name : "?");
         rc = sv_vault_collect(v, in->oid, in, NULL);
     }
-    if (!rc)
+    if (!rc && fd >= 0)
         unlink(lp);
 out:
+    if (ufd >= 0)
+        close(ufd);
     if (fd >= 0)
         close(fd);
     free(lp);

@@ -7,7 +7,10 @@
  * a buffer of k * chunk_len bytes whose k slices are the data chunks, the
  * parity goes into a separate stripe, and each shard is sent as the iov
  * pieces header | record | chunk | tag. Memory is two such buffers (one
- * with a pipeline depth of 1), whatever the object size.
+ * with a pipeline depth of 1), whatever the object size. They are sized
+ * to what is left of a regular file (a 4 KiB file gets a 4 KiB buffer,
+ * not segment_size), grow to a whole segment if the file turns out longer,
+ * and the second is only made when there is a second segment.
  *
  * Pipeline: while the I/O pool authenticates and stores the shards of
  * segment i, this thread reads, seals and encodes segment i + 1, so two
@@ -16,8 +19,11 @@
  *
  * Crash safety: the intent listing a segment's planned shards is written
  * before its first PUT; the segment record after write_quorum shards are
- * stored; the object record at the end, which removes the intent. A failed
+ * stored (the last segment's in the commit's transaction); the object
+ * record at the end, which removes the intent. A failed
  * put deletes what it stored; a crashed one is collected at the next open.
+ * The cancel flag is read before every segment and once more after the
+ * last progress call, just before the commit.
  */
 #include "engine/vault.h"
 
@@ -27,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,8 +63,10 @@ struct put_shard {
 
 struct put_seg {
     struct put_ctx *pc;
-    uint8_t *data;   /* k * chunk_max: plaintext, then ciphertext + pad */
+    uint8_t *data;   /* room for cap bytes: plaintext, then ciphertext + pad */
     uint8_t *parity; /* m chunks, stride apart */
+    size_t cap;      /* plaintext bytes data can hold (<= segment_size) */
+    size_t stride;
     uint8_t *chunk[SV_EC_MAX_N];
     uint8_t *record; /* sealed object record (final segment), malloc'd */
     uint32_t record_len;
@@ -65,7 +74,7 @@ struct put_seg {
     size_t plain_len, payload_len, chunk_len;
     int final;
     struct sv_shard_info info; /* template; index set per shard */
-    struct put_shard sh[SV_EC_MAX_N];
+    struct put_shard *sh;      /* n of them */
     struct sv_batch batch;
 };
 
@@ -78,8 +87,9 @@ struct put_ctx {
     enum sv_cipher cipher;
     uint8_t dek[SV_DEK_LEN];
     struct sv_obj_rec rec;
-    size_t chunk_max, stride;
-    struct put_seg *seg[2];
+    size_t chunk_max;
+    uint64_t left; /* a regular file's size (>= what is left), or MAX */
+    struct put_seg *seg[2]; /* made when first needed */
     unsigned depth;
     int fd;
     int have_peek;
@@ -92,6 +102,7 @@ struct put_ctx {
     char **cause;          /* first cause per provider (malloc'd) */
     /* intent of the segment in flight */
     struct sv_intent intent;
+    struct sv_seg_rec *last; /* the final segment's record, for the commit */
     int lock_fd;
     int launched;   /* anything reached a provider or the catalog */
     char msg[1024]; /* an error sentence kept across waits */
@@ -115,24 +126,71 @@ static void seg_free(struct put_seg *s)
     free(s->data);
     free(s->parity);
     free(s->record);
+    free(s->sh);
     free(s);
 }
 
-static struct put_seg *seg_new(struct put_ctx *pc)
+/* Make room in s for cap plaintext bytes, keeping the first keep bytes
+ * of the data. */
+static enum sv_err seg_size(struct put_ctx *pc, struct put_seg *s, size_t cap,
+                            size_t keep)
+{
+    size_t chunk = sv_ec_chunk_len(pc->k, cap + SV_SEAL_TAG);
+    size_t stride = chunk + STRIPE_GAP;
+    uint8_t *data = xalign(pc->k * chunk);
+    uint8_t *parity = xalign(pc->m * stride);
+
+    if (!data || !parity) {
+        free(data);
+        free(parity);
+        return sv_err_set(SV_NOMEM,
+                          "put '%s': out of memory for %zu byte segments",
+                          pc->name, pc->k * chunk);
+    }
+    if (keep)
+        memcpy(data, s->data, keep);
+    free(s->data);
+    free(s->parity);
+    s->data = data;
+    s->parity = parity;
+    s->cap = cap;
+    s->stride = stride;
+    return SV_OK;
+}
+
+/* Plaintext room for segment segno: what the file has left (plus the byte
+ * that shows its end), at most a segment. */
+static size_t seg_cap(const struct put_ctx *pc, uint64_t segno)
+{
+    uint64_t size = pc->v->cfg->segment_size, start = segno * size;
+
+    if (pc->left == UINT64_MAX || pc->left < start || pc->left - start >= size)
+        return (size_t)size;
+    return (size_t)(pc->left - start + 1);
+}
+
+static enum sv_err seg_new(struct put_ctx *pc, uint64_t segno,
+                           struct put_seg **out)
 {
     struct put_seg *s = calloc(1, sizeof(*s));
+    enum sv_err rc;
 
     if (!s)
-        return NULL;
+        return sv_err_set(SV_NOMEM, "put '%s': out of memory", pc->name);
     sv_batch_init(&s->batch);
     s->pc = pc;
-    s->data = xalign(pc->k * pc->chunk_max);
-    s->parity = xalign(pc->m * pc->stride);
-    if (!s->data || !s->parity) {
+    s->sh = calloc(pc->n, sizeof(*s->sh));
+    if (!s->sh) {
         seg_free(s);
-        return NULL;
+        return sv_err_set(SV_NOMEM, "put '%s': out of memory", pc->name);
     }
-    return s;
+    rc = seg_size(pc, s, seg_cap(pc, segno), 0);
+    if (rc) {
+        seg_free(s);
+        return rc;
+    }
+    *out = s;
+    return SV_OK;
 }
 
 /* Note the first cause per provider for the error sentence, without the
@@ -264,13 +322,20 @@ static enum sv_err read_segment(struct put_ctx *pc, struct put_seg *s)
     size_t want = pc->v->cfg->segment_size, len = 0;
     int eof = 0;
     ssize_t r;
+    enum sv_err rc;
 
     if (pc->have_peek) {
         s->data[len++] = pc->peek;
         pc->have_peek = 0;
     }
     while (len < want) {
-        r = read(pc->fd, s->data + len, want - len);
+        if (len == s->cap) {
+            /* longer than the file was: a whole segment after all */
+            rc = seg_size(pc, s, want, len);
+            if (rc)
+                return rc;
+        }
+        r = read(pc->fd, s->data + len, s->cap - len);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -346,7 +411,7 @@ static enum sv_err prepare_segment(struct put_ctx *pc, struct put_seg *s)
     for (i = 0; i < pc->k; i++)
         s->chunk[i] = s->data + i * s->chunk_len;
     for (i = 0; i < pc->m; i++)
-        s->chunk[pc->k + i] = s->parity + i * pc->stride;
+        s->chunk[pc->k + i] = s->parity + i * s->stride;
     rc = sv_ec_encode(pc->ec, s->chunk_len, s->chunk, s->chunk + pc->k);
     if (rc)
         return sv_err_wrap(rc, "put '%s': encoding: ", pc->name);
@@ -559,13 +624,18 @@ static enum sv_err finish_segment(struct put_ctx *pc, struct put_seg *s)
         rec->shard[i].state = sh->stored ? SV_SHARD_OK : SV_SHARD_MISSING;
         memcpy(rec->shard[i].tag, sh->tag, SV_SHARD_TAG);
     }
-    sv_crashpoint("put:before-add-segment");
-    rc = sv_cat_add_segment(v->cat, rec);
-    sv_crashpoint("put:after-add-segment");
-    free(rec);
-    if (rc)
-        return sv_err_wrap(rc, "put '%s': segment %llu: ", pc->name,
-                           (unsigned long long)s->segment);
+    if (s->final) {
+        /* recorded with the object, in the commit's transaction */
+        pc->last = rec;
+    } else {
+        sv_crashpoint("put:before-add-segment");
+        rc = sv_cat_add_segment(v->cat, rec);
+        sv_crashpoint("put:after-add-segment");
+        free(rec);
+        if (rc)
+            return sv_err_wrap(rc, "put '%s': segment %llu: ", pc->name,
+                               (unsigned long long)s->segment);
+    }
     for (i = 0; i < pc->n; i++) {
         struct put_shard *sh = &s->sh[i];
 
@@ -590,6 +660,7 @@ static enum sv_err finish_segment(struct put_ctx *pc, struct put_seg *s)
 static enum sv_err put_init(struct put_ctx *pc)
 {
     struct sv_vault *v = pc->v;
+    struct stat st;
     size_t i;
     enum sv_err rc;
 
@@ -611,16 +682,11 @@ static enum sv_err put_init(struct put_ctx *pc)
     if (!pc->chunk_max || pc->chunk_max > SV_SHARD_MAX_CHUNK)
         return sv_err_set(SV_CONFIG, "segment_size %u is too large",
                           v->cfg->segment_size);
-    pc->stride = pc->chunk_max + STRIPE_GAP;
     pc->depth = v->jobs >= 2 ? 2 : 1;
-    for (i = 0; i < pc->depth; i++) {
-        pc->seg[i] = seg_new(pc);
-        if (!pc->seg[i])
-            return sv_err_set(SV_NOMEM,
-                              "put '%s': out of memory for %zu "
-                              "byte segments",
-                              pc->name, pc->k * pc->chunk_max);
-    }
+    /* what a regular file holds (from its offset on, at most that) */
+    pc->left = UINT64_MAX;
+    if (fstat(pc->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0)
+        pc->left = (uint64_t)st.st_size;
     pc->provs = calloc(v->nprov ? v->nprov : 1, sizeof(*pc->provs));
     pc->failed = calloc(v->nprov ? v->nprov : 1, 1);
     pc->res.prov = calloc(v->nprov ? v->nprov : 1, sizeof(*pc->res.prov));
@@ -665,6 +731,11 @@ static enum sv_err put_segments(struct put_ctx *pc)
     enum sv_err rc;
 
     for (;;) {
+        if (!pc->seg[segno % pc->depth]) {
+            rc = seg_new(pc, segno, &pc->seg[segno % pc->depth]);
+            if (rc)
+                goto wait_prev;
+        }
         cur = pc->seg[segno % pc->depth];
         if (prev == cur) {
             /* depth 1: the buffer is still being sent */
@@ -749,9 +820,19 @@ enum sv_err sv_put(struct sv_vault *v, const char *name, int fd,
     rc = put_segments(pc);
     if (rc)
         goto fail;
+    /* Last look before the commit: the progress call of the last segment
+     * has just run (ingest checks there that the file did not change), and
+     * a version this one replaces is retired by the commit. */
+    if (opts && opts->cancel && *opts->cancel) {
+        rc = sv_err_set(SV_INTR,
+                        "put '%s': interrupted before the commit; nothing "
+                        "stored",
+                        name);
+        goto fail;
+    }
     memset(&retired, 0, sizeof(retired));
     sv_crashpoint("put:before-commit");
-    rc = sv_cat_commit_object(v->cat, &pc->rec, &retired);
+    rc = sv_cat_commit_with_segment(v->cat, pc->last, &pc->rec, &retired);
     sv_crashpoint("put:after-commit");
     if (rc) {
         rc = sv_err_wrap(rc, "put '%s': commit: ", name);
@@ -803,6 +884,7 @@ out:
     free(pc->cause);
     free(pc->res.prov);
     free(pc->intent.shards);
+    free(pc->last);
     free(pc);
     return rc;
 }

@@ -298,24 +298,6 @@ static enum sv_err rp_lock(struct rp *r)
     return SV_OK;
 }
 
-const char *sv_rp_state_name(unsigned s)
-{
-    switch (s) {
-    case SV_PROV_UP:
-        return "up";
-    case SV_PROV_SUSPECT:
-        return "suspect";
-    case SV_PROV_DOWN:
-        return "down";
-    case SV_PROV_DRAINING:
-        return "draining";
-    case SV_PROV_REMOVED:
-        return "removed";
-    default:
-        return "unknown";
-    }
-}
-
 /* Catalog provider records into r->pv and the vault's state copies, so
  * that `shardvault provider ...` run since the vault was opened counts. */
 static enum sv_err refresh_providers(struct rp *r)

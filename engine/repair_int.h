@@ -117,8 +117,6 @@ void sv_rp_bucket_take(struct bucket *b, uint64_t n);
 
 /* ---- provider states -------------------------------------------------- */
 
-/* "up", "suspect", "down", "draining", "removed". */
-const char *sv_rp_state_name(unsigned s);
 /*
  * After provider i's health probe (its inventory LIST, or that it is not
  * open): up -> suspect after SV_REPAIR_SUSPECT_FAILS failed passes,
@@ -189,10 +187,6 @@ int sv_rp_shard_room(uint8_t **bufs, size_t *have, unsigned n,
  */
 int sv_rp_name_hash(const char *key, const char *prefix,
                     uint8_t out[NAME_HASH]);
-/* Object id, segment and index from the first bytes of a stored object
- * (fuzzed): 0, or -1 if it does not start with a shard header. */
-int sv_rp_hdr_ids(const uint8_t *h, size_t len, uint8_t oid[SV_OID_LEN],
-                  uint64_t *segment, unsigned *index);
 
 /* Inventory of configured provider pi (also its health probe). */
 enum sv_err sv_rp_inventory_one(struct rp *r, size_t pi);

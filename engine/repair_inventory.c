@@ -58,20 +58,6 @@ int sv_rp_name_hash(const char *key, const char *prefix, uint8_t out[NAME_HASH])
     return 0;
 }
 
-/* Shard format version 1 (engine/shard.c): magic at 0, header length at
- * 6, index at 10, segment at 12, object id at 20. */
-int sv_rp_hdr_ids(const uint8_t *h, size_t len, uint8_t oid[SV_OID_LEN],
-                  uint64_t *segment, unsigned *index)
-{
-    if (len < SV_SHARD_HDR_LEN || memcmp(h, SV_SHARD_MAGIC, 4) ||
-        sv_rp_get_le(h + 6, 2) != SV_SHARD_HDR_LEN)
-        return -1;
-    *index = h[10];
-    *segment = sv_rp_get_le(h + 12, 8);
-    memcpy(oid, h + 20, SV_OID_LEN);
-    return 0;
-}
-
 #define EXP_CATALOG 0x1 /* the by_provider index places it here */
 #define EXP_INTENT  0x2 /* an upload or delete in flight may have it here */
 #define EXP_SEEN    0x4 /* the listing had it */
@@ -192,10 +178,9 @@ static int inv_collect(struct inv *in, const char *key, struct sv_seg_rec *rec)
     struct rp *r = in->r;
     struct sv_vault *v = r->v;
     struct sv_provider *p = v->prov[in->pi].p;
-    uint8_t hdr[SV_SHARD_HDR_LEN], oid[SV_OID_LEN];
+    uint8_t hdr[SV_SHARD_HDR_LEN];
+    struct sv_shard_info hi;
     char name[SV_SHARD_NAME_MAX];
-    uint64_t segment;
-    unsigned index;
     size_t nread = 0;
     enum sv_err rc;
 
@@ -208,14 +193,15 @@ static int inv_collect(struct inv *in, const char *key, struct sv_seg_rec *rec)
                 v->prov[in->pi].conf->name, key, sv_errmsg(rc));
         return 0;
     }
-    if (sv_rp_hdr_ids(hdr, nread, oid, &segment, &index) ||
-        segment > UINT32_MAX) {
+    rc = sv_shard_parse_hdr(hdr, nread, &hi);
+    if (rc || hi.segment > UINT32_MAX) {
         in->foreign++;
-        sv_warn("repair: provider %s: %s is not a shard; left alone",
-                v->prov[in->pi].conf->name, key);
+        sv_warn("repair: provider %s: %s is not a shard (%s); left alone",
+                v->prov[in->pi].conf->name, key,
+                rc ? sv_errmsg(rc) : "segment number out of range");
         return 0;
     }
-    sv_shard_name(v->kr, in->prefix, oid, segment, index, name);
+    sv_shard_name(v->kr, in->prefix, hi.oid, hi.segment, hi.index, name);
     if (strcmp(name, key)) {
         in->foreign++;
         sv_warn("repair: provider %s: %s is not a shard of this vault; "
@@ -224,15 +210,15 @@ static int inv_collect(struct inv *in, const char *key, struct sv_seg_rec *rec)
         return 0;
     }
     /* A commit since the by_provider scan may have placed it here. */
-    rc = sv_cat_get_segment(v->cat, oid, (uint32_t)segment, rec);
-    if (rc == SV_OK && index < rec->n &&
-        rec->shard[index].provider == v->prov[in->pi].id &&
-        rec->shard[index].state != SV_SHARD_MISSING)
+    rc = sv_cat_get_segment(v->cat, hi.oid, (uint32_t)hi.segment, rec);
+    if (rc == SV_OK && hi.index < rec->n &&
+        rec->shard[hi.index].provider == v->prov[in->pi].id &&
+        rec->shard[hi.index].state != SV_SHARD_MISSING)
         return 0;
     if (rc && rc != SV_NOTFOUND)
         return 0;
     sv_err_clear();
-    if (sv_rp_ktab_find(&r->inflight_oids, oid))
+    if (sv_rp_ktab_find(&r->inflight_oids, hi.oid))
         return 0;
     sv_crashpoint("inventory:before-del");
     rc = sv_prov_del(p, key);

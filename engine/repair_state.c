@@ -364,7 +364,7 @@ static int plist_rec(void *ctx, const struct sv_prov_rec *p)
             return 1;
         snprintf(e->name, sizeof(e->name), "%s", p->name);
     }
-    e->state = sv_rp_state_name(p->state);
+    e->state = sv_prov_state_name(p->state);
     e->since = p->since;
     e->fail_count = p->fail_count;
     e->shards = p->shards;
@@ -388,7 +388,7 @@ enum sv_err sv_repair_providers(struct sv_vault *v, struct sv_repair_prov **out,
         if (!e)
             break;
         snprintf(e->name, sizeof(e->name), "%s", v->prov[i].conf->name);
-        e->state = sv_rp_state_name(SV_PROV_UP);
+        e->state = sv_prov_state_name(SV_PROV_UP);
         e->configured = 1;
         e->open = v->prov[i].p != NULL;
     }
@@ -477,6 +477,6 @@ enum sv_err sv_repair_provider_set(struct sv_vault *v, const char *name,
         return rc;
     if (pi >= 0)
         v->prov[pi].state = (uint8_t)want;
-    sv_info("provider %s: %s", name, sv_rp_state_name(want));
+    sv_info("provider %s: %s", name, sv_prov_state_name(want));
     return SV_OK;
 }

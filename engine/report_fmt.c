@@ -21,14 +21,6 @@
 #define MAXCOL 12
 #define SCHEMA "shardvault-report/1"
 
-static const char *const STATE[] = {"up", "suspect", "down", "draining",
-                                    "removed"};
-
-static const char *state_name(int s)
-{
-    return s >= 0 && s <= SV_PROV_REMOVED ? STATE[s] : "unknown";
-}
-
 char *sv_report_fmt_bytes(double bytes, char *buf, size_t len)
 {
     static const char *const unit[] = {"B",   "KiB", "MiB", "GiB",
@@ -295,8 +287,9 @@ static void build_tables(const struct sv_report_view *v, struct tables *ts)
              "share:share:r;monthly_storage:storage/month:r");
     for (i = 0; i < m->nprov; i++) {
         const struct sv_report_prov *p = &m->prov[i];
+        const char *st = sv_prov_state_name((unsigned)p->state);
         put(t, p->name, NULL);
-        putf(t, state_name(p->state), "%s%s", state_name(p->state),
+        putf(t, st, "%s%s", st,
              p->added       ? " (new)"
              : p->in_config ? ""
                             : " (not in config)");
@@ -816,7 +809,8 @@ static json_t *json_sections(const struct sv_report_view *v, int *bad)
         const struct sv_report_prov *pr = &m->prov[i];
         p = json_object();
         jset(p, "name", json_string(pr->name), bad);
-        jset(p, "state", json_string(state_name(pr->state)), bad);
+        jset(p, "state", json_string(sv_prov_state_name((unsigned)pr->state)),
+             bad);
         jset(p, "owner", json_string(pr->owner), bad);
         jset(p, "jurisdiction", json_string(pr->jurisdiction), bad);
         jset(p, "in_config", json_boolean(pr->in_config), bad);

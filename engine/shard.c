@@ -132,20 +132,19 @@ static enum sv_err bad(const char *what, unsigned long long v)
     return sv_err_set(SV_CORRUPT, "shard header: %s (%llu)", what, v);
 }
 
-enum sv_err sv_shard_parse(const uint8_t *buf, size_t len,
-                           struct sv_shard_info *info, const uint8_t **record,
-                           const uint8_t **chunk, const uint8_t **tag)
+enum sv_err sv_shard_parse_hdr(const uint8_t *buf, size_t len,
+                               struct sv_shard_info *info)
 {
     struct sv_shard_info in;
-    uint64_t total, version, hlen;
+    uint64_t version, hlen;
 
     if (!buf || !info)
         return sv_err_set(SV_INVAL, "shard parse: no buffer");
-    if (len < SV_SHARD_HDR_LEN + SV_SHARD_TAG)
+    if (len < SV_SHARD_HDR_LEN)
         return sv_err_set(SV_CORRUPT,
-                          "shard of %zu bytes is shorter than a header and "
-                          "an authenticator (%d bytes)",
-                          len, SV_SHARD_HDR_LEN + SV_SHARD_TAG);
+                          "%zu bytes are shorter than a shard header (%d "
+                          "bytes)",
+                          len, SV_SHARD_HDR_LEN);
     if (memcmp(buf + OFF_MAGIC, SV_SHARD_MAGIC, 4))
         return sv_err_set(SV_CORRUPT, "not a shardvault shard (bad magic)");
     version = get_le(buf + OFF_VERSION, 2);
@@ -192,6 +191,28 @@ enum sv_err sv_shard_parse(const uint8_t *buf, size_t len,
     if (in.payload_len < SV_SEAL_TAG ||
         in.payload_len > (uint64_t)in.k * in.chunk_len)
         return bad("payload length does not fit k chunks", in.payload_len);
+    *info = in;
+    return SV_OK;
+}
+
+enum sv_err sv_shard_parse(const uint8_t *buf, size_t len,
+                           struct sv_shard_info *info, const uint8_t **record,
+                           const uint8_t **chunk, const uint8_t **tag)
+{
+    struct sv_shard_info in;
+    uint64_t total;
+    enum sv_err rc;
+
+    if (!buf || !info)
+        return sv_err_set(SV_INVAL, "shard parse: no buffer");
+    if (len < SV_SHARD_HDR_LEN + SV_SHARD_TAG)
+        return sv_err_set(SV_CORRUPT,
+                          "shard of %zu bytes is shorter than a header and "
+                          "an authenticator (%d bytes)",
+                          len, SV_SHARD_HDR_LEN + SV_SHARD_TAG);
+    rc = sv_shard_parse_hdr(buf, len, &in);
+    if (rc)
+        return rc;
     total = (uint64_t)SV_SHARD_HDR_LEN + in.record_len + in.chunk_len +
             SV_SHARD_TAG;
     if (total != len)

@@ -65,6 +65,15 @@ void sv_shard_auth(const struct sv_keyring *kr,
                    const uint8_t *chunk, uint8_t tag[SV_SHARD_TAG]);
 
 /*
+ * Parse and check the fixed header at the start of untrusted bytes (the
+ * first len of a stored object; len >= SV_SHARD_HDR_LEN, the rest is not
+ * looked at): fill info. SV_CORRUPT (short, bad magic, header length,
+ * k/m/index, flags, lengths out of range), SV_VERSION, SV_INVAL (NULL).
+ */
+enum sv_err sv_shard_parse_hdr(const uint8_t *buf, size_t len,
+                               struct sv_shard_info *info) SV_MUST_CHECK;
+
+/*
  * Parse untrusted shard bytes without checking the authenticator: fill
  * info and point record/chunk/tag into buf. SV_CORRUPT (bad magic, header
  * length, k/m/index, lengths that do not add up to len), SV_VERSION

@@ -99,8 +99,12 @@ void sv_put_result_release(struct sv_put_result *r);
 typedef void sv_progress_fn(void *ctx, uint64_t done);
 
 struct sv_put_opts {
-    int64_t mtime;                 /* source mtime (seconds), 0 unknown */
-    volatile sig_atomic_t *cancel; /* nonzero: stop, store nothing */
+    int64_t mtime; /* source mtime (seconds), 0 unknown */
+    /* nonzero: stop, store nothing; read before each segment and once more
+     * just before the commit, after the last progress call */
+    volatile sig_atomic_t *cancel;
+    /* called after each segment is stored (the last call comes just
+     * before the commit: setting *cancel there still stops it) */
     sv_progress_fn *progress;
     void *progress_ctx;
     int hash; /* nonzero: record BLAKE2b-256 of the plaintext (costs CPU) */

@@ -4,9 +4,10 @@
  * lookup, placement inputs).
  *
  * A vault directory holds shardvault.conf, the key file (unless the config
- * puts it elsewhere or uses key_command), catalog/ (LMDB) and locks/ (one
- * lock file per upload in flight, so crash recovery can tell a live upload
- * of another process from a dead one). With the embedded default it also
+ * puts it elsewhere or uses key_command), catalog/ (LMDB) and locks/
+ * (uploads: one locked byte per upload in flight, so crash recovery can
+ * tell a live upload of another process from a dead one; the repair
+ * daemon's lock). With the embedded default it also
  * holds providers/, the six local directory providers.
  */
 #include "engine/vault.h"
@@ -442,6 +443,7 @@ enum sv_err sv_vault_open(const char *dir, const struct sv_open_opts *opts,
     if (!v)
         return sv_err_set(SV_NOMEM, "open: out of memory");
     pthread_mutex_init(&v->mu, NULL);
+    v->upload_fd = -1;
     v->flags = opts ? opts->flags : 0;
     v->jobs = (opts && opts->jobs == 1) ? 1 : 2;
     v->dir = strdup(dir);
@@ -522,6 +524,8 @@ void sv_vault_close(struct sv_vault *v)
     sv_cat_close(v->cat);
     sv_keys_free(v->kr);
     sv_config_free(v->cfg);
+    if (v->upload_fd >= 0)
+        close(v->upload_fd); /* releases this handle's upload locks */
     pthread_mutex_destroy(&v->mu);
     free(v->dir);
     free(v->config_path);
@@ -649,24 +653,6 @@ size_t sv_vault_nprov(const struct sv_vault *v)
     return v ? v->nprov : 0;
 }
 
-static const char *prov_state_name(unsigned s)
-{
-    switch (s) {
-    case SV_PROV_UP:
-        return "up";
-    case SV_PROV_SUSPECT:
-        return "suspect";
-    case SV_PROV_DOWN:
-        return "down";
-    case SV_PROV_DRAINING:
-        return "draining";
-    case SV_PROV_REMOVED:
-        return "removed";
-    default:
-        return "unknown";
-    }
-}
-
 void sv_vault_provider(const struct sv_vault *v, size_t i,
                        struct sv_provider_info *out)
 {
@@ -681,7 +667,7 @@ void sv_vault_provider(const struct sv_vault *v, size_t i,
     out->quota = vp->conf->quota;
     out->price_storage = vp->conf->price_storage;
     out->price_egress = vp->conf->price_egress;
-    out->state = vp->p ? prov_state_name(vp->state) : "unavailable";
+    out->state = vp->p ? sv_prov_state_name(vp->state) : "unavailable";
     if (sv_cat_provider_get(v->cat, vp->id, &rec) == SV_OK) {
         out->shards = rec.shards;
         out->bytes = rec.bytes;

@@ -47,12 +47,13 @@ struct sv_vault {
     struct sv_vprov *prov;
     size_t nprov;
 
-    pthread_mutex_t mu; /* guards ec[], prov[].used */
+    pthread_mutex_t mu; /* guards ec[], prov[].used, upload_fd */
     struct {
         unsigned k, m;
         struct sv_ec *ec;
     } ec[SV_EC_CACHE];
     struct sv_pool *pool; /* shard I/O threads */
+    int upload_fd;        /* locks/uploads, opened on the first put, or -1 */
 };
 
 /* The codec for (k, m), created on first use and kept (thread-safe). */
@@ -91,9 +92,14 @@ enum sv_err sv_vault_collect(struct sv_vault *v, const uint8_t oid[SV_OID_LEN],
                              const struct sv_intent *in,
                              uint64_t *deleted) SV_MUST_CHECK;
 
-/* Take the lock file of an upload in flight (dir/locks/<oid hex>), so a
- * recovery in another process leaves its intent alone. On SV_OK *fd is
- * held until sv_vault_unlock_upload (which removes the file). */
+/* Lock an upload in flight, so a recovery in another process (or through
+ * another handle) leaves its intent alone: a byte of dir/locks/uploads
+ * chosen by the object id, under an open-file-description lock of this
+ * handle's (one descriptor for all its uploads, opened once: no file is
+ * made per put), released by sv_vault_unlock_upload or when the process
+ * dies. *fd is that shared descriptor (borrowed: do not close it).
+ * SV_IO if the byte is locked already (an id that collides in 62 bits
+ * with an upload in flight elsewhere) or the file cannot be opened. */
 enum sv_err sv_vault_lock_upload(struct sv_vault *v,
                                  const uint8_t oid[SV_OID_LEN],
                                  int *fd) SV_MUST_CHECK;

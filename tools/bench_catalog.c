@@ -16,10 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "engine/catalog.h"
+#include "tools/benchutil.h"
 #include "tools/tools.h"
 
 #define NPROV   6
@@ -97,14 +97,6 @@ static void gen_obj(void *ctx, uint64_t j, struct sv_obj_rec *o,
         s->shard[x].state = SV_SHARD_OK;
         fill(s->shard[x].tag, sizeof(s->shard[x].tag), r + 3 + x);
     }
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static int count_obj(void *ctx, const struct sv_obj_rec *o)
@@ -268,32 +260,32 @@ int bench_catalog(int argc, char **argv)
            random_order ? "random" : "name", (unsigned long long)batch, dir);
     fflush(stdout);
 
-    t0 = now_s();
+    t0 = bu_now();
     insert_all(cat, &g, batch);
-    t_ins = now_s() - t0;
+    t_ins = bu_now() - t0;
 
     listed = 0;
-    t0 = now_s();
+    t0 = bu_now();
     rc = sv_cat_list(cat, NULL, NULL, count_obj, &listed);
-    t_list = now_s() - t0;
+    t_list = bu_now() - t0;
     if (rc || listed != n)
         die_err(rc, "bench catalog: listed %llu of %llu: ",
                 (unsigned long long)listed, (unsigned long long)n);
     prefixed = 0;
-    t0 = now_s();
+    t0 = bu_now();
     rc = sv_cat_list(cat, "photos/000", NULL, count_obj, &prefixed);
-    t_pfx = now_s() - t0;
+    t_pfx = bu_now() - t0;
     if (rc)
         die_err(rc, "bench catalog: ");
     shards = 0;
-    t0 = now_s();
+    t0 = bu_now();
     for (a = 0; !rc && a < NPROV; a++)
         rc = sv_cat_provider_shards(cat, g.prov[a], count_shard, &shards);
-    t_scan = now_s() - t0;
+    t_scan = bu_now() - t0;
     if (rc || shards != n * NPROV)
         die_err(rc, "bench catalog: scanned %llu shards: ",
                 (unsigned long long)shards);
-    t0 = now_s();
+    t0 = bu_now();
     for (i = 0; i < NLOOKUP; i++) {
         rc = sv_cat_get_object(cat, names[i], &o);
         if (rc)
@@ -301,7 +293,7 @@ int bench_catalog(int argc, char **argv)
         found++;
         sv_obj_rec_release(&o);
     }
-    t_look = now_s() - t0;
+    t_look = bu_now() - t0;
     rc = sv_cat_stats(cat, &st);
     if (rc)
         die_err(rc, "bench catalog: ");

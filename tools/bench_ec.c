@@ -18,9 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ec/ec.h"
+#include "tools/benchutil.h"
 #include "tools/tools.h"
 
 #define BENCH_CHUNK  ((size_t)1 << 20)
@@ -42,14 +42,6 @@ struct ec_case {
 };
 
 typedef void bench_op(struct ec_case *c);
-
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static uint8_t **next(struct ec_case *c)
 {
@@ -94,13 +86,13 @@ static void op_isal_decode(struct ec_case *c)
 /* Data bytes per second of op, over at least secs of repeated calls. */
 static double rate(bench_op *op, struct ec_case *c, double secs)
 {
-    double t0 = now(), t;
+    double t0 = bu_now(), t;
     unsigned long iters = 0;
 
     do {
         op(c);
         iters++;
-        t = now() - t0;
+        t = bu_now() - t0;
     } while (t < secs);
     return (double)iters * c->k * c->len / t;
 }
@@ -160,14 +152,8 @@ out:
 static void fill(uint8_t *p, size_t len, uint64_t seed)
 {
     uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-    size_t i;
 
-    for (i = 0; i < len; i += sizeof(x)) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        memcpy(p + i, &x, len - i < sizeof(x) ? len - i : sizeof(x));
-    }
+    bu_fill(p, len, &x);
 }
 
 /* A codec, reference tables and npool stripes of encoded random data. */

@@ -1,6 +1,7 @@
 /*
  * tools/bench_ingest.c: `shardvault bench ingest [--dir D] [--small N]
- * [--large-gb G] [--file-mb M] [--bound-size SIZE]`.
+ * [--large-gb G] [--file-mb M] [--bound-size SIZE]` (--large-gb 0: the
+ * small files only).
  *
  * Two trees on tmpfs (/dev/shm unless --dir): N files of 4 KiB (default
  * 10,000, in directories of 100) and G GiB in M MiB files (default 2 GiB in
@@ -36,6 +37,7 @@
 #include "engine/config.h"
 #include "engine/ingest.h"
 #include "engine/shardvault.h"
+#include "tools/benchutil.h"
 #include "tools/tools.h"
 #include "tools/vaultutil.h"
 
@@ -58,14 +60,6 @@ struct result {
     uint64_t stored; /* bytes on the providers, or on disk */
     int ok;
 };
-
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int shell_rc(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -163,52 +157,6 @@ static void make_tree(struct tree *t, uint64_t count, uint64_t size)
     free(buf);
 }
 
-static void pin(unsigned ncpu)
-{
-    cpu_set_t set;
-    long i, online = sysconf(_SC_NPROCESSORS_ONLN);
-
-    CPU_ZERO(&set);
-    for (i = 0; i < online && (ncpu == 0 || i < (long)ncpu); i++)
-        CPU_SET((int)i, &set);
-    if (sched_setaffinity(0, sizeof(set), &set))
-        warnx_("bench ingest: sched_setaffinity: %s", strerror(errno));
-}
-
-/* Whether object name holds exactly the bytes of file path. */
-static int same_bytes(struct sv_vault *v, const char *name, const char *path)
-{
-    int in = open(path, O_RDONLY | O_CLOEXEC);
-    int out = memfd_create("svbench", MFD_CLOEXEC);
-    struct stat st;
-    uint8_t *a = MAP_FAILED, *b = MAP_FAILED;
-    int same = 0;
-
-    if (in < 0 || out < 0 || fstat(in, &st))
-        goto out;
-    if (sv_get(v, name, 0, SV_TO_END, out, NULL) != SV_OK ||
-        lseek(out, 0, SEEK_END) != st.st_size)
-        goto out;
-    if (!st.st_size) {
-        same = 1;
-        goto out;
-    }
-    a = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, in, 0);
-    b = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, out, 0);
-    same =
-        a != MAP_FAILED && b != MAP_FAILED && !memcmp(a, b, (size_t)st.st_size);
-out:
-    if (a != MAP_FAILED)
-        munmap(a, (size_t)st.st_size);
-    if (b != MAP_FAILED)
-        munmap(b, (size_t)st.st_size);
-    if (in >= 0)
-        close(in);
-    if (out >= 0)
-        close(out);
-    return same;
-}
-
 /* Ingest t into a fresh vault under base with jobs workers on jobs CPUs. */
 static struct result run_ingest(const char *base, const struct tree *t,
                                 unsigned jobs)
@@ -228,7 +176,7 @@ static struct result run_ingest(const char *base, const struct tree *t,
     rc = sv_vault_create(vdir, NULL, 4, 2, NULL);
     if (rc)
         die_err(rc, "bench ingest: ");
-    pin(jobs);
+    bu_pin(jobs, "bench ingest");
     rc = sv_vault_open(vdir, NULL, &v);
     if (rc)
         die_err(rc, "bench ingest: ");
@@ -238,10 +186,10 @@ static struct result run_ingest(const char *base, const struct tree *t,
         rc = sv_ingest_add_path(in, t->dir);
     if (rc)
         die_err(rc, "bench ingest: ");
-    t0 = now();
+    t0 = bu_now();
     rc = sv_ingest_run(in, &st);
-    r.secs = now() - t0;
-    pin(0);
+    r.secs = bu_now() - t0;
+    bu_pin(0, "bench ingest");
     if (rc)
         die_err(rc, "bench ingest: ");
     for (i = 0; i < st.nprov; i++)
@@ -256,11 +204,11 @@ static struct result run_ingest(const char *base, const struct tree *t,
     /* untimed: the first and the last file read back exactly */
     if (asprintf(&src, "%s/%s", t->dir, t->first) < 0)
         die(1, "out of memory");
-    r.ok = r.ok && same_bytes(v, t->first, src);
+    r.ok = r.ok && bu_same_bytes(v, t->first, src, NULL);
     free(src);
     if (asprintf(&src, "%s/%s", t->dir, t->last) < 0)
         die(1, "out of memory");
-    r.ok = r.ok && same_bytes(v, t->last, src);
+    r.ok = r.ok && bu_same_bytes(v, t->last, src, NULL);
     free(src);
     sv_vault_close(v);
     shell("rm -rf '%s'", vdir);
@@ -294,9 +242,9 @@ static struct result run_cp(const char *base, const struct tree *t)
 
     if (asprintf(&dst, "%s/cp-out", base) < 0)
         die(1, "out of memory");
-    t0 = now();
+    t0 = bu_now();
     r.ok = shell_rc("cp -r '%s' '%s'", t->dir, dst) == 0;
-    r.secs = now() - t0;
+    r.secs = bu_now() - t0;
     r.stored = du(dst);
     r.ok = r.ok && shell_rc("diff -rq '%s' '%s' >/dev/null", t->dir, dst) == 0;
     shell("rm -rf '%s'", dst);
@@ -362,10 +310,10 @@ static struct result run_rclone(const char *base, const char *conf,
 
     if (asprintf(&out, "%s/rclone-out", base) < 0)
         die(1, "out of memory");
-    t0 = now();
+    t0 = bu_now();
     r.ok = shell_rc("rclone --config '%s' copy -q '%s' svcrypt:tree", conf,
                     t->dir) == 0;
-    r.secs = now() - t0;
+    r.secs = bu_now() - t0;
     r.stored = du(out);
     /* untimed: rclone's own check that the remote matches the source */
     r.ok = r.ok && shell_rc("rclone --config '%s' cryptcheck -q '%s' "
@@ -407,11 +355,6 @@ static double put_bound(const char *dir, const char *size)
     return bound;
 }
 
-static double gbs(uint64_t bytes, double s)
-{
-    return s > 0 ? (double)bytes / s / 1e9 : 0;
-}
-
 static double per_s(uint64_t n, double s)
 {
     return s > 0 ? (double)n / s : 0;
@@ -421,7 +364,7 @@ static void line(const char *label, const struct tree *t,
                  const struct result *r)
 {
     printf("  %-30s %9.0f objects/s %7.3f GB/s  stores %.2fx%s\n", label,
-           per_s(t->files, r->secs), gbs(t->bytes, r->secs),
+           per_s(t->files, r->secs), bu_gbs(t->bytes, r->secs),
            t->bytes ? (double)r->stored / (double)t->bytes : 0,
            r->ok ? "" : "  (INCORRECT)");
 }
@@ -453,7 +396,7 @@ static int bench_tree(const char *base, struct tree *t, const char *conf,
     if (bound > 0)
         printf("  --jobs 1 / put bound         %.2f of %.2f GB/s (target >= "
                "0.70)\n",
-               gbs(t->bytes, j1.secs) / bound, bound);
+               bu_gbs(t->bytes, j1.secs) / bound, bound);
     printf("  ingest --jobs 2 / cp -r      %.2f of cp's speed\n",
            cp.secs / j2.secs);
     if (conf)
@@ -485,8 +428,9 @@ int bench_ingest(int argc, char **argv)
                 usage_die(USAGE, "--small: a number of files");
         } else if (!strcmp(argv[a], "--large-gb") && a + 1 < argc) {
             large_gb = strtod(argv[++a], NULL);
-            if (!(large_gb > 0 && large_gb <= 1024))
-                usage_die(USAGE, "--large-gb: GiB, e.g. 2 or 0.25");
+            if (!(large_gb >= 0 && large_gb <= 1024))
+                usage_die(USAGE, "--large-gb: GiB, e.g. 2 or 0.25 (0: "
+                                 "small files only)");
         } else if (!strcmp(argv[a], "--file-mb") && a + 1 < argc) {
             if (vt_parse_u64(argv[++a], &file_mb) || !file_mb)
                 usage_die(USAGE, "--file-mb: MiB per large file");
@@ -504,7 +448,7 @@ int bench_ingest(int argc, char **argv)
     fsize = file_mb << 20;
     if (fsize > large_bytes)
         fsize = large_bytes;
-    nlarge = large_bytes / fsize;
+    nlarge = fsize ? large_bytes / fsize : 0;
     if (asprintf(&tmp, "%s/svbench-ingest.XXXXXX", base) < 0 || !mkdtemp(tmp))
         die(1, "bench ingest: cannot make a directory in %s", base);
     if (asprintf(&ts.dir, "%s/small", tmp) < 0 ||
@@ -516,8 +460,10 @@ int bench_ingest(int argc, char **argv)
     printf("six fs providers (k=4 m=2) under %s; %ld CPUs online\n", tmp,
            sysconf(_SC_NPROCESSORS_ONLN));
     fflush(stdout);
-    bound = put_bound(tmp, bound_size);
-    if (bound > 0)
+    bound = nlarge ? put_bound(tmp, bound_size) : 0;
+    if (!nlarge)
+        printf("large files: none (--large-gb 0)\n");
+    else if (bound > 0)
         printf("engine put bound (bench pipeline raw stages, one core): "
                "%.2f GB/s\n",
                bound);
@@ -531,8 +477,10 @@ int bench_ingest(int argc, char **argv)
     make_tree(&ts, small, SMALL_SIZE);
     ok = bench_tree(tmp, &ts, conf, 0);
     shell("rm -rf '%s'", ts.dir);
-    make_tree(&tl, nlarge, fsize);
-    ok = bench_tree(tmp, &tl, conf, bound) && ok;
+    if (nlarge) {
+        make_tree(&tl, nlarge, fsize);
+        ok = bench_tree(tmp, &tl, conf, bound) && ok;
+    }
     printf("stored per input byte: ingest 1.5x plus shard headers (any one "
            "provider may be lost); rclone crypt 1x per copy, 3x for a "
            "three-copy union\n");

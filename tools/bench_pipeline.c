@@ -25,15 +25,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ec/ec.h"
@@ -41,6 +37,7 @@
 #include "engine/seal.h"
 #include "engine/shard.h"
 #include "engine/vault.h"
+#include "tools/benchutil.h"
 #include "tools/tools.h"
 #include "tools/vaultutil.h"
 
@@ -48,24 +45,6 @@
     "bench pipeline [--size 1G] [--dir DIR] [--rss-size 4G] [--runs N]"
 #define STAGE_BYTES ((size_t)64 << 20) /* data the stage timings go over */
 #define GEN_BUF     ((size_t)1 << 20)
-
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* CPU seconds this process used so far (all threads, user + system). */
-static double cpu_now(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
-}
 
 /* A timed run: wall seconds and the cores it kept busy on average. */
 struct run {
@@ -78,52 +57,6 @@ static void keep_best(struct run *best, double wall, double cpu)
         best->wall = wall;
         best->cores = wall > 0 ? cpu / wall : 0;
     }
-}
-
-static void fill(uint8_t *p, size_t len, uint64_t *x)
-{
-    size_t i;
-
-    for (i = 0; i + 8 <= len; i += 8) {
-        *x ^= *x << 13;
-        *x ^= *x >> 7;
-        *x ^= *x << 17;
-        memcpy(p + i, x, 8);
-    }
-    for (; i < len; i++)
-        p[i] = (uint8_t)i;
-}
-
-static void make_input(const char *path, uint64_t size)
-{
-    uint8_t *buf = malloc(GEN_BUF);
-    uint64_t x = 0x9E3779B97F4A7C15ull, left = size;
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-    if (!buf || fd < 0)
-        die(1, "bench pipeline: cannot create %s: %s", path, strerror(errno));
-    while (left) {
-        size_t n = left < GEN_BUF ? (size_t)left : GEN_BUF;
-
-        fill(buf, n, &x);
-        if (write(fd, buf, n) != (ssize_t)n)
-            die(1, "bench pipeline: writing %s: %s", path, strerror(errno));
-        left -= n;
-    }
-    close(fd);
-    free(buf);
-}
-
-static void pin(int one)
-{
-    cpu_set_t set;
-    long i, ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-
-    CPU_ZERO(&set);
-    for (i = 0; i < (one ? 1 : ncpu); i++)
-        CPU_SET((int)i, &set);
-    if (sched_setaffinity(0, sizeof(set), &set))
-        warnx_("bench pipeline: sched_setaffinity: %s", strerror(errno));
 }
 
 static struct sv_vault *open_vault(const char *dir, unsigned jobs)
@@ -182,13 +115,13 @@ static void measure_stages(struct sv_vault *v, const char *input,
     info.payload_len = seg + SV_SEAL_TAG;
     memcpy(info.oid, oid, sizeof(oid));
     for (rep = 0; rep < 3; rep++) {
-        t0 = now();
+        t0 = bu_now();
         for (i = 0; i < nseg; i++)
             if (sv_seal_segment(SV_CIPHER_XCHACHA20, dek, oid, i, 0,
                                 data + i * k * clen, seg, data + i * k * clen))
                 die(1, "bench pipeline: seal failed");
-        best[0] = fmin(best[0], now() - t0);
-        t0 = now();
+        best[0] = fmin(best[0], bu_now() - t0);
+        t0 = bu_now();
         for (i = 0; i < nseg; i++) {
             for (j = 0; j < k; j++)
                 chunk[j] = data + i * k * clen + j * clen;
@@ -197,8 +130,8 @@ static void measure_stages(struct sv_vault *v, const char *input,
             if (sv_ec_encode(ec, clen, chunk, chunk + k))
                 die(1, "bench pipeline: encode failed");
         }
-        best[2] = fmin(best[2], now() - t0);
-        t0 = now();
+        best[2] = fmin(best[2], bu_now() - t0);
+        t0 = bu_now();
         for (i = 0; i < nseg; i++) {
             info.segment = i;
             for (j = 0; j < n; j++) {
@@ -210,10 +143,10 @@ static void measure_stages(struct sv_vault *v, const char *input,
                               tag);
             }
         }
-        best[1] = fmin(best[1], now() - t0);
-        t0 = now();
+        best[1] = fmin(best[1], bu_now() - t0);
+        t0 = bu_now();
         memcpy(dst, data, nseg * k * clen);
-        best[3] = fmin(best[3], now() - t0);
+        best[3] = fmin(best[3], bu_now() - t0);
     }
     st->seal = best[0] / (double)(nseg * seg);
     st->auth = best[1] / (double)(nseg * n * clen);
@@ -240,12 +173,12 @@ static void timed(struct sv_vault *v, const char *name, const char *input,
     if (fd < 0)
         die(1, "bench pipeline: %s: %s", input ? input : "/dev/null",
             strerror(errno));
-    c0 = cpu_now();
-    t0 = now();
+    c0 = bu_cpu_now();
+    t0 = bu_now();
     rc = input ? sv_put(v, name, fd, NULL, NULL)
                : sv_get(v, name, 0, SV_TO_END, fd, st);
-    t0 = now() - t0;
-    c0 = cpu_now() - c0;
+    t0 = bu_now() - t0;
+    c0 = bu_cpu_now() - c0;
     close(fd);
     if (rc)
         die_err(rc, "bench pipeline: ");
@@ -281,33 +214,6 @@ static void degrade(struct sv_vault *v, const char *name)
     sv_stat_free(s);
 }
 
-/* Read name back into a file and compare with the input (untimed). */
-static int check_bytes(struct sv_vault *v, const char *name, const char *input,
-                       const char *tmp, uint64_t size)
-{
-    int in = open(input, O_RDONLY | O_CLOEXEC);
-    int out = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    uint8_t *a, *b;
-    int same = 0;
-
-    if (in < 0 || out < 0)
-        return 0;
-    if (sv_get(v, name, 0, SV_TO_END, out, NULL) == SV_OK &&
-        (uint64_t)lseek(out, 0, SEEK_END) == size) {
-        a = mmap(NULL, size ? size : 1, PROT_READ, MAP_SHARED, in, 0);
-        b = mmap(NULL, size ? size : 1, PROT_READ, MAP_SHARED, out, 0);
-        same = a != MAP_FAILED && b != MAP_FAILED && !memcmp(a, b, size);
-        if (a != MAP_FAILED)
-            munmap(a, size ? size : 1);
-        if (b != MAP_FAILED)
-            munmap(b, size ? size : 1);
-    }
-    close(in);
-    close(out);
-    unlink(tmp);
-    return same;
-}
-
 /* Peak RSS (KiB) of `shardvault put` of size bytes from a pipe. */
 static long put_rss(const char *dir, uint64_t size)
 {
@@ -334,7 +240,7 @@ static long put_rss(const char *dir, uint64_t size)
     while (left) {
         size_t n = left < GEN_BUF ? (size_t)left : GEN_BUF;
 
-        fill(buf, n, &x);
+        bu_fill(buf, n, &x);
         if (write(p[1], buf, n) != (ssize_t)n)
             break;
         left -= n;
@@ -345,11 +251,6 @@ static long put_rss(const char *dir, uint64_t size)
         WEXITSTATUS(status) != 0)
         return -1;
     return ru.ru_maxrss;
-}
-
-static double gbs(uint64_t bytes, double s)
-{
-    return s > 0 ? (double)bytes / s / 1e9 : 0;
 }
 
 int bench_pipeline(int argc, char **argv)
@@ -401,9 +302,9 @@ int bench_pipeline(int argc, char **argv)
             remove_object(v, "rss-probe");
         sv_vault_close(v);
     }
-    make_input(input, size);
+    bu_make_input(input, size, 0x9E3779B97F4A7C15ull, "bench pipeline");
 
-    pin(1);
+    bu_pin(1, "bench pipeline");
     v = open_vault(vdir, 1);
     measure_stages(v, input, &st);
     put_bound =
@@ -430,7 +331,7 @@ int bench_pipeline(int argc, char **argv)
             remove_object(v, "one");
     }
     sv_vault_close(v);
-    pin(0);
+    bu_pin(0, "bench pipeline");
     v = open_vault(vdir, 2);
     for (r = 0; r < runs; r++) {
         timed(v, "two", input, NULL, &put2);
@@ -440,29 +341,29 @@ int bench_pipeline(int argc, char **argv)
     degrade(v, "one");
     for (r = 0; r < runs; r++)
         timed(v, "one", NULL, &gst, &getd);
-    ok = check_bytes(v, "one", input, check, size);
+    ok = bu_same_bytes(v, "one", input, check);
     remove_object(v, "one");
     sv_vault_close(v);
 
     printf("%-30s %6.2f GB/s  %.2f of the bound (target >= 0.70)  "
            "[%.2f cores busy]\n",
-           "put, one core", gbs(size, put1.wall),
-           gbs(size, put1.wall) / put_bound, put1.cores);
+           "put, one core", bu_gbs(size, put1.wall),
+           bu_gbs(size, put1.wall) / put_bound, put1.cores);
     printf("%-30s %6.2f GB/s  %.2f of the bound (target >= 0.70)  "
            "[%.2f cores busy]\n",
-           "get, one core", gbs(size, get1.wall),
-           gbs(size, get1.wall) / get_bound, get1.cores);
+           "get, one core", bu_gbs(size, get1.wall),
+           bu_gbs(size, get1.wall) / get_bound, get1.cores);
     printf("%-30s %6.2f GB/s  x%.2f one core (target >= 1.60)  "
            "[%.2f cores busy]\n",
-           "put, two cores", gbs(size, put2.wall), put1.wall / put2.wall,
+           "put, two cores", bu_gbs(size, put2.wall), put1.wall / put2.wall,
            put2.cores);
     printf("%-30s %6.2f GB/s  x%.2f one core (target >= 1.60)  "
            "[%.2f cores busy]\n",
-           "get, two cores", gbs(size, get2.wall), get1.wall / get2.wall,
+           "get, two cores", bu_gbs(size, get2.wall), get1.wall / get2.wall,
            get2.cores);
     printf("%-30s %6.2f GB/s  %.2f of healthy (target >= 0.80); %llu "
            "segments decoded\n",
-           "get, data shards 0+1 missing", gbs(size, getd.wall),
+           "get, data shards 0+1 missing", bu_gbs(size, getd.wall),
            get2.wall / getd.wall, (unsigned long long)gst.segments_degraded);
     if (rss_size)
         printf("%-30s %6.1f MiB for %s (target <= 128 MiB)\n",

@@ -20,13 +20,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ec/ec.h"
@@ -34,68 +30,13 @@
 #include "engine/repair.h"
 #include "engine/shard.h"
 #include "engine/vault.h"
+#include "tools/benchutil.h"
 #include "tools/tools.h"
 #include "tools/vaultutil.h"
 
 #define USAGE   "bench repair [--size 1G] [--dir DIR] [--runs N]"
 #define OBJ_MAX ((uint64_t)128 << 20) /* bytes per object */
-#define GEN_BUF ((size_t)1 << 20)
 #define WIPED   0 /* the provider wiped: the default's first */
-
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double cpu_now(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
-}
-
-static void pin(int one)
-{
-    cpu_set_t set;
-    long i, ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-
-    CPU_ZERO(&set);
-    for (i = 0; i < (one ? 1 : ncpu); i++)
-        CPU_SET((int)i, &set);
-    if (sched_setaffinity(0, sizeof(set), &set))
-        warnx_("bench repair: sched_setaffinity: %s", strerror(errno));
-}
-
-static void make_input(const char *path, uint64_t size)
-{
-    uint8_t *buf = malloc(GEN_BUF);
-    uint64_t x = 0x2545F4914F6CDD1Dull, left = size;
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    size_t i;
-
-    if (!buf || fd < 0)
-        die(1, "bench repair: cannot create %s: %s", path, strerror(errno));
-    while (left) {
-        size_t n = left < GEN_BUF ? (size_t)left : GEN_BUF;
-
-        for (i = 0; i + 8 <= n; i += 8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            memcpy(buf + i, &x, 8);
-        }
-        if (write(fd, buf, n) != (ssize_t)n)
-            die(1, "bench repair: writing %s: %s", path, strerror(errno));
-        left -= n;
-    }
-    close(fd);
-    free(buf);
-}
 
 static int rm_entry(const char *path, const struct stat *sb, int flag,
                     struct FTW *ftw)
@@ -204,7 +145,7 @@ static double measure_bound(struct sv_vault *v, const struct plan *p,
         asprintf(&path, "%s/rebuilt", scratch) < 0)
         die(1, "bench repair: out of memory");
     *written = 0;
-    t0 = now();
+    t0 = bu_now();
     for (i = 0; i < p->n; i++) {
         const struct lostseg *l = &p->a[i];
         uint8_t *ptr[SV_MAX_N], hdr[SV_SHARD_HDR_LEN], tag[SV_SHARD_TAG];
@@ -265,7 +206,7 @@ static double measure_bound(struct sv_vault *v, const struct plan *p,
             lost++;
         }
     }
-    total = now() - t0;
+    total = bu_now() - t0;
     unlink(path);
     free(path);
     sv_ec_free(ec);
@@ -282,37 +223,6 @@ struct result {
     int ok;
 };
 
-static int check_object(struct sv_vault *v, const char *input, uint64_t len,
-                        const char *scratch)
-{
-    char *path;
-    int in, out, same = 0;
-    uint8_t *a, *b;
-
-    if (asprintf(&path, "%s/check", scratch) < 0)
-        return 0;
-    in = open(input, O_RDONLY | O_CLOEXEC);
-    out = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (in >= 0 && out >= 0 &&
-        sv_get(v, "bench-0", 0, SV_TO_END, out, NULL) == SV_OK &&
-        (uint64_t)lseek(out, 0, SEEK_END) == len) {
-        a = mmap(NULL, len ? len : 1, PROT_READ, MAP_SHARED, in, 0);
-        b = mmap(NULL, len ? len : 1, PROT_READ, MAP_SHARED, out, 0);
-        same = a != MAP_FAILED && b != MAP_FAILED && !memcmp(a, b, len);
-        if (a != MAP_FAILED)
-            munmap(a, len ? len : 1);
-        if (b != MAP_FAILED)
-            munmap(b, len ? len : 1);
-    }
-    if (in >= 0)
-        close(in);
-    if (out >= 0)
-        close(out);
-    unlink(path);
-    free(path);
-    return same;
-}
-
 static void timed_repair(const char *vdir, const char *pdir, unsigned jobs,
                          struct result *r)
 {
@@ -328,11 +238,11 @@ static void timed_repair(const char *vdir, const char *pdir, unsigned jobs,
         die_err(rc, "bench repair: ");
     o.phases = SV_REPAIR_INVENTORY | SV_REPAIR_REBUILD;
     o.jobs = jobs;
-    c0 = cpu_now();
-    t0 = now();
+    c0 = bu_cpu_now();
+    t0 = bu_now();
     rc = sv_repair_pass(v, &o, &r->st);
-    r->wall = now() - t0;
-    c0 = cpu_now() - c0;
+    r->wall = bu_now() - t0;
+    c0 = bu_cpu_now() - c0;
     r->cores = r->wall > 0 ? c0 / r->wall : 0;
     if (rc)
         die_err(rc, "bench repair: ");
@@ -346,7 +256,7 @@ int bench_repair(int argc, char **argv)
     uint64_t size = (uint64_t)1 << 30, per, written = 0;
     unsigned runs = 1, nobj, i, r;
     const char *base = "/dev/shm";
-    char *tmp, *vdir, *input, *pdir, *scratch, *cmd, name[32];
+    char *tmp, *vdir, *input, *pdir, *scratch, *cmd, *check, name[32];
     char s1[32], s2[32], s3[32];
     struct sv_vault *v = NULL;
     struct result one, all, best1, bestn;
@@ -380,7 +290,7 @@ int bench_repair(int argc, char **argv)
         die(1, "bench repair: out of memory");
     nobj = (unsigned)((size + OBJ_MAX - 1) / OBJ_MAX);
     per = size / nobj;
-    make_input(input, per);
+    bu_make_input(input, per, 0x2545F4914F6CDD1Dull, "bench repair");
     rc = sv_vault_create(vdir, NULL, 4, 2, &v);
     if (rc)
         die_err(rc, "bench repair: ");
@@ -413,21 +323,21 @@ int bench_repair(int argc, char **argv)
         if (rc)
             die_err(rc, "bench repair: ");
         make_plan(v, &plan);
-        pin(1);
+        bu_pin(1, "bench repair");
         b = measure_bound(v, &plan, scratch, 0, &written);
         bound = b < bound ? b : bound;
         b = measure_bound(v, &plan, scratch, 1, &written);
         bound_auth = b < bound_auth ? b : bound_auth;
-        pin(0);
+        bu_pin(0, "bench repair");
         k_reads = 0;
         for (i = 0; i < plan.n; i++)
             k_reads += 4 * plan.a[i].shard_len;
         sv_vault_close(v);
         v = NULL;
 
-        pin(1);
+        bu_pin(1, "bench repair");
         timed_repair(vdir, pdir, 1, &one);
-        pin(0);
+        bu_pin(0, "bench repair");
         ok &= one.ok;
         if (one.wall < best1.wall)
             best1 = one;
@@ -444,7 +354,10 @@ int bench_repair(int argc, char **argv)
     rc = sv_vault_open(vdir, NULL, &v); /* the data key, to read back */
     if (rc)
         die_err(rc, "bench repair: ");
-    ok &= check_object(v, input, per, scratch);
+    if (asprintf(&check, "%s/check", scratch) < 0)
+        die(1, "out of memory");
+    ok &= bu_same_bytes(v, "bench-0", input, check);
+    free(check);
     sv_vault_close(v);
     /* Compare like with like: the bound decodes what the wipe lost. */
     expect = plan.bytes ? (double)k_reads / (double)plan.bytes : 0;

@@ -24,6 +24,7 @@
 #include "engine/catalog.h"
 #include "engine/config.h"
 #include "engine/report.h"
+#include "tools/benchutil.h"
 #include "tools/tools.h"
 
 #define BUSAGE   "bench report [--objects N]"
@@ -36,14 +37,6 @@ struct result {
     int rc;
     char err[256];
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int rm_one(const char *path, const struct stat *st, int flag,
                   struct FTW *ftw)
@@ -193,7 +186,7 @@ static void run_scan(const char *dir, struct result *res)
 {
     struct sv_cat *cat;
     char path[4096];
-    double t0 = now_s();
+    double t0 = bu_now();
     enum sv_err rc;
 
     snprintf(path, sizeof(path), "%s/catalog", dir);
@@ -202,7 +195,7 @@ static void run_scan(const char *dir, struct result *res)
         rc = sv_cat_segments_scan(cat, count_seg, &res->segments);
         sv_cat_close(cat);
     }
-    res->secs = now_s() - t0;
+    res->secs = bu_now() - t0;
     res->rc = rc;
     if (rc)
         snprintf(res->err, sizeof(res->err), "%s", sv_errmsg(rc));
@@ -217,7 +210,7 @@ static void run_report(const char *dir, struct result *res)
     struct sv_config *cfg = NULL;
     struct sv_cat *cat = NULL;
     char conf[4096], path[4096];
-    double t0 = now_s();
+    double t0 = bu_now();
     FILE *null = fopen("/dev/null", "w");
     enum sv_err rc;
 
@@ -246,7 +239,7 @@ static void run_report(const char *dir, struct result *res)
     sv_config_free(cfg);
     if (null)
         fclose(null);
-    res->secs = now_s() - t0;
+    res->secs = bu_now() - t0;
     res->rc = rc;
     if (rc)
         snprintf(res->err, sizeof(res->err), "%s", sv_errmsg(rc));
@@ -325,9 +318,9 @@ int bench_report(int argc, char **argv)
     rc = sv_config_load(conf, dir, &cfg);
     if (rc)
         die_err(rc, "bench report: ");
-    t0 = now_s();
+    t0 = bu_now();
     populate(dir, cfg, n);
-    build = now_s() - t0;
+    build = bu_now() - t0;
     sv_config_free(cfg);
 
     in_child(run_scan, dir, &scan);

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
@@ -28,6 +27,7 @@
 #include "engine/keys.h"
 #include "engine/seal.h"
 #include "engine/shard.h"
+#include "tools/benchutil.h"
 #include "tools/tools.h"
 
 #define USAGE                                                                  \
@@ -47,14 +47,6 @@ struct bench {
     struct sv_ec *ec;
 };
 
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void fill_info(const struct bench *b, uint64_t seg,
                       struct sv_shard_info *in)
 {
@@ -72,25 +64,25 @@ static double ours(struct bench *b, uint64_t seg)
 {
     struct sv_shard_info in;
     enum sv_err rc;
-    double t = now(), t_seal;
+    double t = bu_now(), t_seal;
     unsigned i;
 
     rc = sv_seal_segment(b->cipher, b->dek, b->oid, seg, 0, b->buf, b->size,
                          b->buf);
     if (rc)
         die_err(rc, "bench seal: ");
-    t_seal = now() - t;
+    t_seal = bu_now() - t;
     rc = sv_ec_encode(b->ec, b->chunk, b->chunk_at, b->chunk_at + b->k);
     if (rc)
         die_err(rc, "bench seal: ");
-    t = now();
+    t = bu_now();
     fill_info(b, seg, &in);
     for (i = 0; i < b->n; i++) {
         in.index = i;
         sv_shard_encode_hdr(&in, b->hdr[i]);
         sv_shard_auth(b->kr, &in, b->hdr[i], NULL, b->chunk_at[i], b->tag[i]);
     }
-    return t_seal + (now() - t);
+    return t_seal + (bu_now() - t);
 }
 
 /* After ours(b, seg): every shard verifies, and the segment opens. */
@@ -141,7 +133,7 @@ static double raw_seal(struct bench *b, uint64_t seg)
     double t;
 
     nonce_ad(seg, b->oid, nonce, ad);
-    t = now();
+    t = bu_now();
     if (b->cipher == SV_CIPHER_AES256GCM)
         crypto_aead_aes256gcm_encrypt_detached(b->buf, b->buf + b->size, NULL,
                                                b->buf, b->size, ad, 25, NULL,
@@ -150,13 +142,13 @@ static double raw_seal(struct bench *b, uint64_t seg)
         crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
             b->buf, b->buf + b->size, NULL, b->buf, b->size, ad, 25, NULL,
             nonce, b->dek);
-    return now() - t;
+    return bu_now() - t;
 }
 
 static double raw_auth(struct bench *b, int blake)
 {
     uint8_t key[32] = {1};
-    double t = now();
+    double t = bu_now();
     unsigned i;
 
     for (i = 0; i < b->n; i++) {
@@ -166,7 +158,7 @@ static double raw_auth(struct bench *b, int blake)
         else
             crypto_onetimeauth(b->tag[i], b->chunk_at[i], b->chunk, key);
     }
-    return now() - t;
+    return bu_now() - t;
 }
 
 static unsigned long parse_num(const char *opt, const char *v)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/catalog.h"
 #include "engine/config.h"
 #include "tools/tools.h"
 #include "tools/vaultutil.h"
@@ -353,18 +354,17 @@ static void prov_metric(struct mbuf *b, const char *name, const char *help,
 static void prov_metrics(struct mbuf *b, const struct sv_repair_prov *p,
                          size_t n)
 {
-    static const char *const states[] = {"up", "suspect", "down", "draining",
-                                         "removed"};
-    size_t i, s;
+    size_t i;
+    unsigned s;
 
     metric(b, "shardvault_provider_state", "gauge",
            "1 for the provider's current state.");
     for (i = 0; i < n; i++)
-        for (s = 0; s < sizeof(states) / sizeof(states[0]); s++) {
+        for (s = SV_PROV_UP; s <= SV_PROV_REMOVED; s++) {
             mb_printf(b, "shardvault_provider_state{provider=\"");
             label(b, p[i].name);
-            mb_printf(b, "\",state=\"%s\"} %d\n", states[s],
-                      !strcmp(p[i].state, states[s]));
+            mb_printf(b, "\",state=\"%s\"} %d\n", sv_prov_state_name(s),
+                      !strcmp(p[i].state, sv_prov_state_name(s)));
         }
     prov_metric(b, "shardvault_provider_shards",
                 "Shards the catalog places on the provider.", p, n, 0);

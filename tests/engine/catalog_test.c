@@ -848,6 +848,69 @@ Test(catalog, commit_needs_its_segments)
     sv_cat_close(cat);
 }
 
+/* The last segment and the commit in one transaction: both or neither. */
+Test(catalog, commit_with_segment)
+{
+    struct sv_cat *cat = open_new();
+    struct sv_obj_rec o, o2, other, d, retired;
+    static struct sv_seg_rec s, got;
+    struct intents it = {.n = 0};
+    struct sv_intent in;
+    struct sv_cat_totals t;
+
+    add_providers(cat);
+    make_obj(&o, "two", 11, 2);
+    make_seg(&s, o.oid, 0, 0);
+    cr_assert_eq(sv_cat_add_segment(cat, &s), SV_OK);
+    make_seg(&s, o.oid, 1, 0);
+    /* negative: NULLs, a segment of another object, a gap */
+    cr_assert_eq(sv_cat_commit_with_segment(NULL, &s, &o, NULL), SV_INVAL);
+    cr_assert_eq(sv_cat_commit_with_segment(cat, NULL, &o, NULL), SV_INVAL);
+    cr_assert_eq(sv_cat_commit_with_segment(cat, &s, NULL, NULL), SV_INVAL);
+    make_obj(&other, "other", 12, 2);
+    cr_assert_eq(sv_cat_commit_with_segment(cat, &s, &other, NULL), SV_INVAL);
+    sv_obj_rec_release(&other);
+    o.nsegments = 3;
+    cr_assert_eq(sv_cat_commit_with_segment(cat, &s, &o, NULL), SV_INVAL);
+    cr_assert_eq(sv_cat_get_object(cat, "two", &d), SV_NOTFOUND);
+    cr_assert_eq(sv_cat_get_segment(cat, o.oid, 1, &got), SV_NOTFOUND,
+                 "a refused commit records no segment");
+    o.nsegments = 2;
+    memset(&in, 0, sizeof(in));
+    memcpy(in.oid, o.oid, SV_OID_LEN);
+    in.kind = 1;
+    in.name = "two";
+    cr_assert_eq(sv_cat_intent_put(cat, &in), SV_OK);
+    cr_assert_eq(sv_cat_commit_with_segment(cat, &s, &o, &retired), SV_OK,
+                 "%s", sv_errmsg(SV_IO));
+    cr_assert_null(retired.name);
+    cr_assert_eq(sv_cat_intents_each(cat, intent_cb, &it), SV_OK);
+    cr_assert_eq(it.n, 0, "the commit removes the put's intent");
+    cr_assert_eq(sv_cat_get_object(cat, "two", &d), SV_OK);
+    expect_obj_eq(&d, &o);
+    sv_obj_rec_release(&d);
+    cr_assert_eq(sv_cat_get_segment(cat, o.oid, 1, &got), SV_OK);
+    expect_seg_eq(&got, &s);
+    /* a new version of one segment retires the old one */
+    make_obj(&o2, "two", 13, 1);
+    make_seg(&s, o2.oid, 0, 1);
+    cr_assert_eq(sv_cat_commit_with_segment(cat, &s, &o2, &retired), SV_OK);
+    cr_assert_arr_eq(retired.oid, o.oid, SV_OID_LEN);
+    sv_obj_rec_release(&retired);
+    cr_assert_eq(sv_cat_intents_each(cat, intent_cb, &it), SV_OK);
+    cr_assert_eq(it.n, 1);
+    cr_assert_eq(it.got[0].kind, 2); /* the old version's, to collect */
+    cr_assert_arr_eq(it.got[0].oid, o.oid, SV_OID_LEN);
+    intents_free(&it);
+    cr_assert_eq(sv_cat_totals(cat, &t), SV_OK);
+    cr_assert_eq(t.objects, 1);
+    cr_assert_eq(t.segments, 3);
+    cr_assert_eq(count_problems(cat, NULL, 0), 0);
+    sv_obj_rec_release(&o);
+    sv_obj_rec_release(&o2);
+    sv_cat_close(cat);
+}
+
 struct shards {
     int n, per_index[NP];
     uint8_t oid[SV_OID_LEN];
@@ -1978,4 +2041,15 @@ Test(catalog, bench_reference_runs)
     cr_assert_gt(r.used_bytes, 0);
     tu_rmrf(d);
     free(d);
+}
+
+Test(catalog, provider_state_names)
+{
+    cr_assert_str_eq(sv_prov_state_name(SV_PROV_UP), "up");
+    cr_assert_str_eq(sv_prov_state_name(SV_PROV_SUSPECT), "suspect");
+    cr_assert_str_eq(sv_prov_state_name(SV_PROV_DOWN), "down");
+    cr_assert_str_eq(sv_prov_state_name(SV_PROV_DRAINING), "draining");
+    cr_assert_str_eq(sv_prov_state_name(SV_PROV_REMOVED), "removed");
+    cr_assert_str_eq(sv_prov_state_name(SV_PROV_REMOVED + 1), "unknown");
+    cr_assert_str_eq(sv_prov_state_name((unsigned)-1), "unknown");
 }

@@ -4,6 +4,7 @@
  * recovery of leftover intents after a SIGKILL at every crash point.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -243,15 +245,80 @@ Test(objects, sigkill_at_every_point_of_an_overwrite_recovers, .timeout = 300)
     tv_free(&t);
 }
 
+static int entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    cr_assert(d, "%s", dir);
+    while ((e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+/* An upload lock excludes other handles (another process, or another open
+ * in this one) until it is released or its handle closes; it leaves no
+ * file per upload behind. */
+Test(objects, upload_locks_exclude_other_handles)
+{
+    struct sv_vault *other = NULL;
+    uint8_t a[SV_OID_LEN], b[SV_OID_LEN];
+    int fa = -1, fb = -1, fo = -1;
+    char *locks;
+    struct tv t;
+
+    tv_make(&t, 4, 2, 6, "64K", NULL);
+    cr_assert_eq(sv_vault_open(t.dir, NULL, &other), SV_OK);
+    sv_keys_new_oid(a);
+    sv_keys_new_oid(b);
+    cr_assert_eq(sv_vault_lock_upload(t.v, a, &fa), SV_OK);
+    cr_assert_eq(sv_vault_lock_upload(t.v, b, &fb), SV_OK);
+    cr_assert_eq(fa, fb, "one descriptor for every upload of a handle");
+    cr_assert_eq(sv_vault_lock_upload(other, a, &fo), SV_IO);
+    cr_assert(strstr(sv_errmsg(SV_IO), "cannot lock the upload"), "%s",
+              sv_errmsg(SV_IO));
+    sv_vault_unlock_upload(t.v, a, fa);
+    cr_assert_eq(sv_vault_lock_upload(other, a, &fo), SV_OK);
+    cr_assert_eq(sv_vault_lock_upload(other, b, &fo), SV_IO,
+                 "unlocking one upload leaves the others locked");
+    sv_vault_unlock_upload(other, a, fo);
+    tv_close(&t); /* drops b's lock */
+    cr_assert_eq(sv_vault_lock_upload(other, b, &fo), SV_OK);
+    sv_vault_unlock_upload(other, b, fo);
+    sv_vault_close(other);
+    cr_assert(asprintf(&locks, "%s/locks", t.dir) > 0);
+    cr_assert_eq(entries(locks), 1, "only locks/uploads");
+    free(locks);
+    tv_free(&t);
+}
+
+/* An upload of oid in flight: shard 0 of segment 0 on p0, its intent. */
+static void upload_in_flight(struct tv *t, const uint8_t *oid,
+                             const char *name)
+{
+    char key[SV_SHARD_NAME_MAX];
+    struct sv_iov iov = {"x", 1};
+    struct sv_intent_shard sh = {0, 0, t->v->prov[0].id};
+    struct sv_intent in;
+
+    sv_shard_name(t->v->kr, t->v->cfg->shard_prefix, oid, 0, 0, key);
+    cr_assert_eq(sv_prov_put(t->v->prov[0].p, key, &iov, 1), SV_OK);
+    memset(&in, 0, sizeof(in));
+    memcpy(in.oid, oid, SV_OID_LEN);
+    in.kind = 1;
+    in.name = (char *)name;
+    in.nshards = 1;
+    in.shards = &sh;
+    cr_assert_eq(sv_cat_intent_put(t->v->cat, &in), SV_OK);
+}
+
 /* Recovery in another process (here: another open) must not touch an
- * upload in flight: its lock file is held. */
+ * upload in flight: its lock is held. */
 Test(objects, a_live_upload_is_left_alone)
 {
-    struct sv_intent in;
-    struct sv_intent_shard sh;
     struct sv_vault *other = NULL;
-    char name[SV_SHARD_NAME_MAX];
-    struct sv_iov iov = {"x", 1};
     uint8_t oid[SV_OID_LEN];
     struct tv t;
     int fd = -1;
@@ -259,27 +326,47 @@ Test(objects, a_live_upload_is_left_alone)
     tv_make(&t, 4, 2, 6, "64K", NULL);
     sv_keys_new_oid(oid);
     cr_assert_eq(sv_vault_lock_upload(t.v, oid, &fd), SV_OK);
-    sv_shard_name(t.v->kr, t.v->cfg->shard_prefix, oid, 0, 0, name);
-    cr_assert_eq(sv_prov_put(t.v->prov[0].p, name, &iov, 1), SV_OK);
-    memset(&in, 0, sizeof(in));
-    memcpy(in.oid, oid, sizeof(oid));
-    in.kind = 1;
-    in.name = "live";
-    in.nshards = 1;
-    sh.segment = 0;
-    sh.index = 0;
-    sh.provider = t.v->prov[0].id;
-    in.shards = &sh;
-    cr_assert_eq(sv_cat_intent_put(t.v->cat, &in), SV_OK);
+    upload_in_flight(&t, oid, "live");
     cr_assert_eq(sv_vault_open(t.dir, NULL, &other), SV_OK);
     sv_vault_close(other);
     cr_assert_eq(tv_intents(t.v), 1, "a live upload's intent stays");
     cr_assert_eq(tv_shards_on(t.v, 0), 1);
-    /* the upload's process goes away without finishing */
-    close(fd);
+    /* the upload's process goes away without finishing (closing the
+     * handle drops its locks as the kernel does at exit) */
     tv_close(&t);
     tv_open(&t, 2);
     cr_assert_eq(tv_intents(t.v), 0);
     cr_assert_eq(tv_shards_total(t.v), 0);
+    tv_free(&t);
+}
+
+/* An upload of an older version (a flocked file locks/<oid hex>) is still
+ * left alone, and its file goes once the upload is collected. */
+Test(objects, an_older_versions_lock_file_is_honoured)
+{
+    struct sv_vault *other = NULL;
+    char hex[2 * SV_OID_LEN + 1], *lp;
+    uint8_t oid[SV_OID_LEN];
+    struct tv t;
+    int fd;
+
+    tv_make(&t, 4, 2, 6, "64K", NULL);
+    sv_keys_new_oid(oid);
+    sv_hex(oid, SV_OID_LEN, hex);
+    cr_assert(asprintf(&lp, "%s/locks/%s", t.dir, hex) > 0);
+    fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    cr_assert(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0);
+    upload_in_flight(&t, oid, "old");
+    cr_assert_eq(sv_vault_open(t.dir, NULL, &other), SV_OK);
+    sv_vault_close(other);
+    cr_assert_eq(tv_intents(t.v), 1, "a live upload's intent stays");
+    cr_assert_eq(tv_shards_on(t.v, 0), 1);
+    close(fd); /* its process goes away */
+    tv_close(&t);
+    tv_open(&t, 2);
+    cr_assert_eq(tv_intents(t.v), 0);
+    cr_assert_eq(tv_shards_total(t.v), 0);
+    cr_assert_eq(access(lp, F_OK), -1, "the old lock file is removed");
+    free(lp);
     tv_free(&t);
 }

@@ -101,6 +101,40 @@ Test(put_get, pipeline_depth_one_matches)
     tv_free(&t);
 }
 
+/* Buffers are sized to what the file has left: a file that reports fewer
+ * bytes than it has (procfs says 0) grows them; a file read from an offset
+ * stores the rest. */
+Test(put_get, buffers_follow_the_file_not_its_reported_size)
+{
+    size_t want_len, off = SEG + 100, len = 3 * SEG + 1;
+    uint8_t *want = tu_read_file("/proc/self/cmdline", &want_len);
+    uint8_t *buf = tu_bytes(len, 6);
+    unsigned jobs;
+    struct tv t;
+    int fd;
+
+    cr_assert(want && want_len > 1);
+    tv_make(&t, 4, 2, 6, "64K", NULL);
+    for (jobs = 1; jobs <= 2; jobs++) {
+        tv_close(&t);
+        tv_open(&t, jobs);
+        fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+        cr_assert(fd >= 0);
+        cr_assert_eq(sv_put(t.v, "proc", fd, NULL, NULL), SV_OK, "%s",
+                     sv_errmsg(SV_IO));
+        close(fd);
+        tv_get_eq(t.v, "proc", want, want_len);
+        fd = tv_memfd(buf, len);
+        cr_assert_eq(lseek(fd, (off_t)off, SEEK_SET), (off_t)off);
+        cr_assert_eq(sv_put(t.v, "tail", fd, NULL, NULL), SV_OK);
+        close(fd);
+        tv_get_eq(t.v, "tail", buf + off, len - off);
+    }
+    free(want);
+    free(buf);
+    tv_free(&t);
+}
+
 /* Every code of the codec tests, with m shards lost in every segment. */
 Test(put_get, every_code_with_m_lost)
 {
@@ -544,6 +578,59 @@ Test(put_get, cancel_stores_nothing)
     cr_assert_eq(tv_intents(t.v), 0);
     cr_assert_eq(sv_stat(t.v, "obj", &(struct sv_stat *){NULL}), SV_NOTFOUND);
     free(a);
+    tv_free(&t);
+}
+
+static uint64_t cancel_at;
+
+/* Cancel in the progress call of the last segment, after every shard of
+ * the object is stored: the moment ingest finds a changed file. */
+static void cancel_at_the_end(void *ctx, uint64_t done)
+{
+    (void)ctx;
+    if (done == cancel_at)
+        cancel_flag = 1;
+}
+
+Test(put_get, overwrite_cancelled_before_the_commit_keeps_the_old_version)
+{
+    static const size_t lens[] = {100, 2 * SEG + 5};
+    uint8_t *old = tu_bytes(SEG + 9, 31);
+    struct sv_put_opts o = {0};
+    struct sv_stat *st;
+    unsigned jobs, i;
+    struct tv t;
+    int fd;
+
+    tv_make(&t, 4, 2, 6, "64K", NULL);
+    tv_put_ok(t.v, "obj", old, SEG + 9);
+    for (jobs = 1; jobs <= 2; jobs++) {
+        tv_close(&t);
+        tv_open(&t, jobs);
+        for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+            uint8_t *a = tu_bytes(lens[i], 32 + i);
+
+            cancel_flag = 0;
+            cancel_at = lens[i];
+            o.cancel = &cancel_flag;
+            o.progress = cancel_at_the_end;
+            fd = tv_memfd(a, lens[i]);
+            cr_assert_eq(sv_put(t.v, "obj", fd, &o, NULL), SV_INTR,
+                         "jobs %u, %zu bytes: %s", jobs, lens[i],
+                         sv_errmsg(SV_INTR));
+            close(fd);
+            cr_assert(cancel_flag);
+            tv_get_eq(t.v, "obj", old, SEG + 9);
+            st = tv_stat(t.v, "obj");
+            cr_assert_eq(st->obj.size, SEG + 9);
+            cr_assert_eq(tv_shards_total(t.v), 2 * 6,
+                         "the new version's shards are collected");
+            sv_stat_free(st);
+            cr_assert_eq(tv_intents(t.v), 0);
+            free(a);
+        }
+    }
+    free(old);
     tv_free(&t);
 }
 

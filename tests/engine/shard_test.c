@@ -385,3 +385,41 @@ Test(shard, parse_refuses_bad_headers)
                  SV_INVAL);
     free(b);
 }
+
+/* The header alone (what the inventory reads of an unknown key): the same
+ * fields and checks as the whole parse, whatever follows it. */
+Test(shard, parse_hdr_reads_the_header_alone)
+{
+    struct sv_shard_info in, got;
+    size_t len = 0;
+    uint8_t *b = small_shard(&len, &in);
+
+    memset(&got, 0, sizeof(got));
+    cr_assert_eq(sv_shard_parse_hdr(b, SV_SHARD_HDR_LEN, &got), SV_OK);
+    cr_assert_eq(got.k, in.k);
+    cr_assert_eq(got.m, in.m);
+    cr_assert_eq(got.index, in.index);
+    cr_assert_eq(got.segment, in.segment);
+    cr_assert_arr_eq(got.oid, in.oid, SV_OID_LEN);
+    cr_assert_eq(got.chunk_len, in.chunk_len);
+    cr_assert_eq(got.record_len, in.record_len);
+    cr_assert_eq(got.payload_len, in.payload_len);
+    cr_assert_eq(got.flags, in.flags);
+    /* a truncated shard still has its header */
+    cr_assert_eq(sv_shard_parse_hdr(b, len - 1, &got), SV_OK);
+    cr_assert_eq(sv_shard_parse(b, len - 1, &got, NULL, NULL, NULL),
+                 SV_CORRUPT);
+    /* negative: short, bad magic, index outside the code, NULLs */
+    cr_assert_eq(sv_shard_parse_hdr(b, SV_SHARD_HDR_LEN - 1, &got),
+                 SV_CORRUPT);
+    b[0] = 'X';
+    cr_assert_eq(sv_shard_parse_hdr(b, len, &got), SV_CORRUPT);
+    b[0] = 'S';
+    b[10] = 3;
+    cr_assert_eq(sv_shard_parse_hdr(b, len, &got), SV_CORRUPT);
+    cr_assert(strstr(sv_errmsg(SV_CORRUPT), "index 3"), "%s",
+              sv_errmsg(SV_CORRUPT));
+    cr_assert_eq(sv_shard_parse_hdr(NULL, len, &got), SV_INVAL);
+    cr_assert_eq(sv_shard_parse_hdr(b, len, NULL), SV_INVAL);
+    free(b);
+}

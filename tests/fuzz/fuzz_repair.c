@@ -49,9 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sv_repair_status *st;
     struct inflight f;
     struct scur c;
-    uint8_t oid[SV_OID_LEN];
-    uint64_t segment;
-    unsigned index, i;
+    struct sv_shard_info hi;
+    unsigned i;
 
     if (!size)
         return 0;
@@ -60,8 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         names(data + 1, size - 1);
         break;
     case 1:
-        if (!sv_rp_hdr_ids(data + 1, size - 1, oid, &segment, &index) &&
-            (size - 1 < SV_SHARD_HDR_LEN || index > 255))
+        /* what the inventory reads of an unknown key */
+        if (!sv_shard_parse_hdr(data + 1, size - 1, &hi) &&
+            (size - 1 < SV_SHARD_HDR_LEN || hi.index >= hi.k + hi.m))
             abort();
         break;
     case 2:

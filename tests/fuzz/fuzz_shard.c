@@ -1,8 +1,9 @@
 /*
- * tests/fuzz/fuzz_shard.c: sv_shard_parse and sv_shard_verify on arbitrary
- * bytes (what a provider hands back). Parsed pointers must lie inside the
- * input and add up to its length; verify must never accept a shard the
- * fixed key did not frame.
+ * tests/fuzz/fuzz_shard.c: sv_shard_parse_hdr, sv_shard_parse and
+ * sv_shard_verify on arbitrary bytes (what a provider hands back). Parsed
+ * pointers must lie inside the input and add up to its length; a shard
+ * that parses has a header that parses alike; verify must never accept a
+ * shard the fixed key did not frame.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -31,7 +32,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (!kr && sv_keys_parse(key_text, sizeof(key_text) - 1, &kr) != SV_OK)
         abort();
+    if (sv_shard_parse_hdr(data, size, &in) == SV_OK &&
+        (size < SV_SHARD_HDR_LEN || in.index >= in.k + in.m))
+        abort();
     if (sv_shard_parse(data, size, &in, &rec, &chunk, &tag) == SV_OK) {
+        struct sv_shard_info hi;
+
+        /* a shard that parses has a header that parses, the same one */
+        if (sv_shard_parse_hdr(data, size, &hi) != SV_OK ||
+            sv_shard_len(&hi) != size || hi.index != in.index ||
+            hi.segment != in.segment || memcmp(hi.oid, in.oid, SV_OID_LEN))
+            abort();
         if (sv_shard_len(&in) != size || tag != data + size - SV_SHARD_TAG ||
             chunk < data || chunk + in.chunk_len > tag ||
             (rec && rec + in.record_len != chunk))

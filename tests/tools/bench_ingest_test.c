@@ -35,6 +35,25 @@ Test(bench_ingest, tiny_trees_run_and_check_out)
     free(dir);
 }
 
+Test(bench_ingest, large_gb_zero_runs_the_small_files_only)
+{
+    char *dir = tu_tmpdir("benchingest0"), *out = NULL;
+    int st;
+
+    cr_assert(dir);
+    st = tu_run(&out, "'%s' bench ingest --dir '%s' --small 20 --large-gb 0",
+                tu_bin(), dir);
+    cr_assert_eq(st, 0, "exit %d: %s", st, out);
+    cr_assert(strstr(out, "small files (4 KiB): 20 files"), "%s", out);
+    cr_assert(strstr(out, "large files: none (--large-gb 0)"), "%s", out);
+    cr_assert(!strstr(out, "large files: 1"), "%s", out);
+    cr_assert(!strstr(out, "put bound"), "%s", out);
+    cr_assert(strstr(out, "every run stored the files exactly"), "%s", out);
+    free(out);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 Test(bench_ingest, bad_options_are_usage_errors)
 {
     static const char *const bad[] = {"--bogus", "--small 0", "--large-gb -1",

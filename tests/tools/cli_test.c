@@ -5,91 +5,14 @@
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/lib/tcli.h"
 #include "tests/lib/testutil.h"
-
-struct cli {
-    char *tmp, *vault;
-};
-
-static int run(char **out, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int run(char **out, const char *fmt, ...)
-{
-    char *cmd;
-    va_list ap;
-    int rc;
-
-    va_start(ap, fmt);
-    cr_assert(vasprintf(&cmd, fmt, ap) > 0);
-    va_end(ap);
-    rc = tu_run(out, "%s", cmd);
-    free(cmd);
-    return rc;
-}
-
-/* A vault on six directory providers p0..p5 (owners o0..o5) in
- * <tmp>/v/prov/pN, with 64 KiB segments. */
-static void cli_make(struct cli *c)
-{
-    char *conf, *out = NULL;
-    FILE *f;
-    int i, rc;
-
-    c->tmp = tu_tmpdir("cli");
-    cr_assert(c->tmp);
-    cr_assert(asprintf(&c->vault, "%s/v", c->tmp) > 0);
-    cr_assert(asprintf(&conf, "%s/test.conf", c->tmp) > 0);
-    f = fopen(conf, "w");
-    cr_assert(f);
-    fprintf(f, "[vault]\nk = 4\nm = 2\nsegment_size = 64K\n");
-    for (i = 0; i < 6; i++)
-        fprintf(f,
-                "\n[provider \"p%d\"]\ntype = fs\npath = prov/p%d\n"
-                "owner = o%d\njurisdiction = J%d\n",
-                i, i, i, i);
-    fclose(f);
-    rc = run(&out, "%s --vault %s init --config %s", tu_bin(), c->vault, conf);
-    cr_assert_eq(rc, 0, "%s", out);
-    free(out);
-    free(conf);
-}
-
-static void cli_free(struct cli *c)
-{
-    tu_rmrf(c->tmp);
-    free(c->tmp);
-    free(c->vault);
-}
-
-static char *data_file(struct cli *c, const char *name, size_t len,
-                       uint64_t seed)
-{
-    char *p;
-    uint8_t *b = tu_bytes(len, seed);
-
-    cr_assert(asprintf(&p, "%s/%s", c->tmp, name) > 0);
-    cr_assert_eq(tu_write_file(p, b, len), 0);
-    free(b);
-    return p;
-}
-
-static int same_file(const char *a, const char *b)
-{
-    size_t la, lb;
-    uint8_t *x = tu_read_file(a, &la), *y = tu_read_file(b, &lb);
-    int same = x && y && la == lb && !memcmp(x, y, la);
-
-    free(x);
-    free(y);
-    return same;
-}
 
 Test(cli, init_default_shows_key_and_providers)
 {
@@ -98,7 +21,7 @@ Test(cli, init_default_shows_key_and_providers)
     int rc;
 
     cr_assert(asprintf(&dir, "%s/vault", tmp) > 0);
-    rc = run(&out, "%s --vault %s init", tu_bin(), dir);
+    rc = tc_run(&out, "%s --vault %s init", tu_bin(), dir);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "created vault"), "%s", out);
     cr_assert(strstr(out, "key file:"), "%s", out);
@@ -111,14 +34,14 @@ Test(cli, init_default_shows_key_and_providers)
     cr_assert_eq(stat(key, &st), 0, "default key file %s", key);
     cr_assert_eq(st.st_mode & 0777, 0600);
     /* a second init refuses */
-    rc = run(&out, "%s init %s", tu_bin(), dir);
+    rc = tc_run(&out, "%s init %s", tu_bin(), dir);
     cr_assert_eq(rc, 1, "%s", out);
     cr_assert(strstr(out, "already holds a vault"), "%s", out);
     free(out);
     /* init DIR --k --m on the default */
     free(dir);
     cr_assert(asprintf(&dir, "%s/vault2", tmp) > 0);
-    rc = run(&out, "%s init %s --k 3 --m 2", tu_bin(), dir);
+    rc = tc_run(&out, "%s init %s --k 3 --m 2", tu_bin(), dir);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "k=3 m=2"), "%s", out);
     free(out);
@@ -132,45 +55,46 @@ Test(cli, init_usage_errors)
 {
     char *out = NULL;
 
-    cr_assert_eq(run(&out, "%s init --k", tu_bin()), 2, "%s", out);
+    cr_assert_eq(tc_run(&out, "%s init --k", tu_bin()), 2, "%s", out);
     free(out);
-    cr_assert_eq(run(&out, "%s init --k 0 /tmp/x", tu_bin()), 2, "%s", out);
+    cr_assert_eq(tc_run(&out, "%s init --k 0 /tmp/x", tu_bin()), 2, "%s", out);
     free(out);
-    cr_assert_eq(run(&out, "%s init --bogus", tu_bin()), 2, "%s", out);
+    cr_assert_eq(tc_run(&out, "%s init --bogus", tu_bin()), 2, "%s", out);
     free(out);
-    cr_assert_eq(run(&out, "%s init a b", tu_bin()), 2, "%s", out);
+    cr_assert_eq(tc_run(&out, "%s init a b", tu_bin()), 2, "%s", out);
     free(out);
 }
 
 Test(cli, put_get_roundtrip_and_ranges)
 {
-    struct cli c;
+    struct tc c;
     char *in, *outp, *out = NULL;
     uint8_t *b;
     size_t len;
     int rc;
 
-    cli_make(&c);
-    in = data_file(&c, "in.bin", 300000, 1);
-    rc = run(&out, "%s --vault %s put a.bin %s", tu_bin(), c.vault, in);
+    tc_make(&c, 6, NULL);
+    in = tc_data(&c, "in.bin", 300000, 1);
+    rc = tc_run(&out, "%s --vault %s put a.bin %s", tu_bin(), c.vault, in);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "stored 'a.bin'"), "%s", out);
     cr_assert(strstr(out, "5 segments, 30 shards on 6 providers"), "%s", out);
     free(out);
     cr_assert(asprintf(&outp, "%s/out.bin", c.tmp) > 0);
-    rc = run(&out, "%s --vault %s get a.bin -o %s", tu_bin(), c.vault, outp);
+    rc = tc_run(&out, "%s --vault %s get a.bin -o %s", tu_bin(), c.vault, outp);
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
-    cr_assert(same_file(in, outp));
+    cr_assert(tc_same_file(in, outp));
     /* to stdout */
-    rc = run(&out, "%s --vault %s get a.bin > %s.2", tu_bin(), c.vault, outp);
+    rc = tc_run(&out, "%s --vault %s get a.bin > %s.2", tu_bin(), c.vault,
+                outp);
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
     free(outp);
     cr_assert(asprintf(&outp, "%s/out.bin.2", c.tmp) > 0);
-    cr_assert(same_file(in, outp));
+    cr_assert(tc_same_file(in, outp));
     /* an inclusive range */
-    rc = run(&out, "%s --vault %s get a.bin --range 65530-65549 -o %s",
+    rc = tc_run(&out, "%s --vault %s get a.bin --range 65530-65549 -o %s",
              tu_bin(), c.vault, outp);
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
@@ -184,75 +108,76 @@ Test(cli, put_get_roundtrip_and_ranges)
     }
     free(b);
     /* stdin */
-    rc = run(&out, "printf hello | %s --vault %s put greeting -", tu_bin(),
+    rc = tc_run(&out, "printf hello | %s --vault %s put greeting -", tu_bin(),
              c.vault);
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
-    rc = run(&out, "%s --vault %s get greeting", tu_bin(), c.vault);
+    rc = tc_run(&out, "%s --vault %s get greeting", tu_bin(), c.vault);
     cr_assert_eq(rc, 0);
     cr_assert_str_eq(out, "hello");
     free(out);
     free(outp);
     free(in);
-    cli_free(&c);
+    tc_free(&c);
 }
 
 Test(cli, usage_and_missing_objects)
 {
-    struct cli c;
+    struct tc c;
     char *out = NULL;
 
-    cli_make(&c);
-    cr_assert_eq(run(&out, "%s --vault %s get", tu_bin(), c.vault), 2);
+    tc_make(&c, 6, NULL);
+    cr_assert_eq(tc_run(&out, "%s --vault %s get", tu_bin(), c.vault), 2);
     free(out);
-    cr_assert_eq(run(&out, "%s --vault %s put onlyname", tu_bin(), c.vault), 2);
+    cr_assert_eq(tc_run(&out, "%s --vault %s put onlyname", tu_bin(), c.vault),
+                 2);
     free(out);
     cr_assert_eq(
-        run(&out, "%s --vault %s get a --range 9-2", tu_bin(), c.vault), 2);
+        tc_run(&out, "%s --vault %s get a --range 9-2", tu_bin(), c.vault), 2);
     free(out);
-    cr_assert_eq(run(&out, "%s --vault %s verify", tu_bin(), c.vault), 2);
+    cr_assert_eq(tc_run(&out, "%s --vault %s verify", tu_bin(), c.vault), 2);
     free(out);
-    cr_assert_eq(run(&out, "%s --vault %s stat", tu_bin(), c.vault), 2);
+    cr_assert_eq(tc_run(&out, "%s --vault %s stat", tu_bin(), c.vault), 2);
     free(out);
-    cr_assert_eq(run(&out, "%s --vault %s rm", tu_bin(), c.vault), 2);
+    cr_assert_eq(tc_run(&out, "%s --vault %s rm", tu_bin(), c.vault), 2);
     free(out);
-    cr_assert_eq(run(&out, "%s --vault %s get nope", tu_bin(), c.vault), 1);
+    cr_assert_eq(tc_run(&out, "%s --vault %s get nope", tu_bin(), c.vault), 1);
     cr_assert(strstr(out, "shardvault: get 'nope': no such object"), "%s", out);
     free(out);
-    cr_assert_eq(
-        run(&out, "%s --vault %s put x /nonexistent/file", tu_bin(), c.vault),
-        1);
+    cr_assert_eq(tc_run(&out, "%s --vault %s put x /nonexistent/file",
+                        tu_bin(), c.vault),
+                 1);
     cr_assert(strstr(out, "cannot open"), "%s", out);
     free(out);
-    cr_assert_eq(run(&out, "%s --vault %s/none ls", tu_bin(), c.tmp), 1);
+    cr_assert_eq(tc_run(&out, "%s --vault %s/none ls", tu_bin(), c.tmp), 1);
     cr_assert(strstr(out, "no vault in"), "%s", out);
     free(out);
-    cli_free(&c);
+    tc_free(&c);
 }
 
 Test(cli, ls_and_stat_human_and_json)
 {
-    struct cli c;
+    struct tc c;
     char *in, *out = NULL;
     json_t *j, *segs, *sh;
     json_error_t err;
     int rc;
 
-    cli_make(&c);
-    in = data_file(&c, "in.bin", 70000, 2);
-    cr_assert_eq(
-        run(&out, "%s --vault %s put photos/a.jpg %s", tu_bin(), c.vault, in),
-        0);
+    tc_make(&c, 6, NULL);
+    in = tc_data(&c, "in.bin", 70000, 2);
+    cr_assert_eq(tc_run(&out, "%s --vault %s put photos/a.jpg %s", tu_bin(),
+                        c.vault, in),
+                 0);
     free(out);
     cr_assert_eq(
-        run(&out, "%s --vault %s put docs/b %s", tu_bin(), c.vault, in), 0);
+        tc_run(&out, "%s --vault %s put docs/b %s", tu_bin(), c.vault, in), 0);
     free(out);
-    rc = run(&out, "%s --vault %s ls photos/", tu_bin(), c.vault);
+    rc = tc_run(&out, "%s --vault %s ls photos/", tu_bin(), c.vault);
     cr_assert_eq(rc, 0);
     cr_assert(strstr(out, "photos/a.jpg"), "%s", out);
     cr_assert_null(strstr(out, "docs/b"), "%s", out);
     free(out);
-    rc = run(&out, "%s --vault %s ls --json", tu_bin(), c.vault);
+    rc = tc_run(&out, "%s --vault %s ls --json", tu_bin(), c.vault);
     cr_assert_eq(rc, 0);
     j = json_loads(out, 0, &err);
     cr_assert(j, "%s: %s", err.text, out);
@@ -265,13 +190,14 @@ Test(cli, ls_and_stat_human_and_json)
         70000);
     json_decref(j);
     free(out);
-    rc = run(&out, "%s --vault %s stat photos/a.jpg", tu_bin(), c.vault);
+    rc = tc_run(&out, "%s --vault %s stat photos/a.jpg", tu_bin(), c.vault);
     cr_assert_eq(rc, 0);
     cr_assert(strstr(out, "segment 1"), "%s", out);
     cr_assert(strstr(out, "healthy"), "%s", out);
     cr_assert(strstr(out, "JURISDICTION"), "%s", out);
     free(out);
-    rc = run(&out, "%s --vault %s stat photos/a.jpg --json", tu_bin(), c.vault);
+    rc = tc_run(&out, "%s --vault %s stat photos/a.jpg --json", tu_bin(),
+                c.vault);
     cr_assert_eq(rc, 0);
     j = json_loads(out, 0, &err);
     cr_assert(j, "%s: %s", err.text, out);
@@ -290,31 +216,31 @@ Test(cli, ls_and_stat_human_and_json)
                      "healthy");
     json_decref(j);
     free(out);
-    cr_assert_eq(run(&out, "%s --vault %s stat nope", tu_bin(), c.vault), 1);
+    cr_assert_eq(tc_run(&out, "%s --vault %s stat nope", tu_bin(), c.vault), 1);
     cr_assert(strstr(out, "stat 'nope': no such object"), "%s", out);
     free(out);
     free(in);
-    cli_free(&c);
+    tc_free(&c);
 }
 
 Test(cli, degraded_read_then_too_few_shards)
 {
-    struct cli c;
+    struct tc c;
     char *in, *outp, *out = NULL;
     struct stat st;
     json_error_t err;
     json_t *j, *sh;
     int rc, lost, i, more = 0;
 
-    cli_make(&c);
-    in = data_file(&c, "in.bin", 100000, 3);
-    cr_assert_eq(run(&out, "%s --vault %s put a.bin %s", tu_bin(), c.vault, in),
-                 0);
+    tc_make(&c, 6, NULL);
+    in = tc_data(&c, "in.bin", 100000, 3);
+    cr_assert_eq(
+        tc_run(&out, "%s --vault %s put a.bin %s", tu_bin(), c.vault, in), 0);
     free(out);
     cr_assert(asprintf(&outp, "%s/out.bin", c.tmp) > 0);
     /* the provider of segment 0's first data shard loses everything:
      * still readable */
-    rc = run(&out, "%s --vault %s stat a.bin --json", tu_bin(), c.vault);
+    rc = tc_run(&out, "%s --vault %s stat a.bin --json", tu_bin(), c.vault);
     cr_assert_eq(rc, 0, "%s", out);
     j = json_loads(out, 0, &err);
     cr_assert(j, "%s: %s", err.text, out);
@@ -323,8 +249,8 @@ Test(cli, degraded_read_then_too_few_shards)
     lost = atoi(json_string_value(json_object_get(sh, "provider")) + 1);
     json_decref(j);
     free(out);
-    cr_assert_eq(run(NULL, "rm -rf %s/prov/p%d/*", c.vault, lost), 0);
-    rc = run(&out, "%s --vault %s get a.bin -o %s", tu_bin(), c.vault, outp);
+    cr_assert_eq(tc_run(NULL, "rm -rf %s/prov/p%d/*", c.vault, lost), 0);
+    rc = tc_run(&out, "%s --vault %s get a.bin -o %s", tu_bin(), c.vault, outp);
     cr_assert_eq(rc, 0, "%s", out);
     /* each shard read around is named on stderr */
     cr_assert(strstr(out, "shardvault: warning: get 'a.bin': segment 0: "),
@@ -332,65 +258,66 @@ Test(cli, degraded_read_then_too_few_shards)
     cr_assert(strstr(out, "read around shard 0 (provider p"), "%s", out);
     cr_assert(strstr(out, "): shard missing (queued for repair)"), "%s", out);
     free(out);
-    cr_assert(same_file(in, outp));
+    cr_assert(tc_same_file(in, outp));
     unlink(outp);
     /* verify reports the damage */
-    rc = run(&out, "%s --vault %s verify --all", tu_bin(), c.vault);
+    rc = tc_run(&out, "%s --vault %s verify --all", tu_bin(), c.vault);
     cr_assert_eq(rc, 1, "%s", out);
     cr_assert(strstr(out, "verified 1 object"), "%s", out);
     free(out);
     /* three more: fewer than k shards */
     for (i = 0; i < 6 && more < 3; i++)
         if (i != lost) {
-            cr_assert_eq(run(NULL, "rm -rf %s/prov/p%d/*", c.vault, i), 0);
+            cr_assert_eq(tc_run(NULL, "rm -rf %s/prov/p%d/*", c.vault, i), 0);
             more++;
         }
-    rc = run(&out, "%s --vault %s get a.bin -o %s", tu_bin(), c.vault, outp);
+    rc = tc_run(&out, "%s --vault %s get a.bin -o %s", tu_bin(), c.vault, outp);
     cr_assert_eq(rc, 1, "%s", out);
     cr_assert(strstr(out, "shardvault: get 'a.bin': segment "), "%s", out);
     cr_assert(strstr(out, "needed shards readable ("), "%s", out);
     cr_assert(strstr(out, "shard missing"), "%s", out);
     free(out);
     cr_assert_neq(stat(outp, &st), 0, "no partial output file");
-    cr_assert_eq(run(&out, "ls %s | grep -c partial", c.tmp), 1, "%s", out);
+    cr_assert_eq(tc_run(&out, "ls %s | grep -c partial", c.tmp), 1, "%s", out);
     free(out);
     free(outp);
     free(in);
-    cli_free(&c);
+    tc_free(&c);
 }
 
 Test(cli, verify_and_rm)
 {
-    struct cli c;
+    struct tc c;
     char *in, *out = NULL;
     int rc;
 
-    cli_make(&c);
-    in = data_file(&c, "in.bin", 5000, 4);
-    cr_assert_eq(run(&out, "%s --vault %s put a %s", tu_bin(), c.vault, in), 0);
+    tc_make(&c, 6, NULL);
+    in = tc_data(&c, "in.bin", 5000, 4);
+    cr_assert_eq(
+        tc_run(&out, "%s --vault %s put a %s", tu_bin(), c.vault, in), 0);
     free(out);
-    rc = run(&out, "%s --vault %s verify a --deep", tu_bin(), c.vault);
+    rc = tc_run(&out, "%s --vault %s verify a --deep", tu_bin(), c.vault);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "verified (deep) 1 object, 1 segments, 6 shards: "
                           "6 ok"),
               "%s", out);
     free(out);
-    rc = run(&out, "%s --vault %s verify --all --json", tu_bin(), c.vault);
+    rc = tc_run(&out, "%s --vault %s verify --all --json", tu_bin(), c.vault);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "\"ok\": true"), "%s", out);
     free(out);
-    rc = run(&out, "%s --vault %s rm a", tu_bin(), c.vault);
+    rc = tc_run(&out, "%s --vault %s rm a", tu_bin(), c.vault);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "removed 'a'"), "%s", out);
     cr_assert(strstr(out, "6 shards deleted"), "%s", out);
     free(out);
-    rc = run(&out, "%s --vault %s rm a", tu_bin(), c.vault);
+    rc = tc_run(&out, "%s --vault %s rm a", tu_bin(), c.vault);
     cr_assert_eq(rc, 1);
     cr_assert(strstr(out, "rm 'a': no such object"), "%s", out);
     free(out);
-    rc = run(&out, "find %s/prov -type f | wc -l", c.vault);
+    rc = tc_run(&out, "find %s/prov -type f | wc -l", c.vault);
     cr_assert_eq(atoi(out), 0, "%s", out);
     free(out);
     free(in);
-    cli_free(&c);
+    tc_free(&c);
 }
