@@ -218,7 +218,7 @@ static void add_cause(struct put_ctx *pc, size_t prov, const char *err)
 static enum sv_err below_quorum(struct put_ctx *pc, struct put_seg *s,
                                 unsigned stored)
 {
-    char head[256], *msg;
+    char head[SV_ERRMSG_MAX], *msg;
     size_t i, nf = 0, fixed, len, cap, room, used, nlong;
     const char *name;
 
