@@ -186,6 +186,7 @@ static struct result run_ingest(const char *base, const struct tree *t,
         rc = sv_ingest_add_path(in, t->dir);
     if (rc)
         die_err(rc, "bench ingest: ");
+    bu_warm(base, 2 * t->bytes);
     t0 = bu_now();
     rc = sv_ingest_run(in, &st);
     r.secs = bu_now() - t0;
@@ -242,6 +243,7 @@ static struct result run_cp(const char *base, const struct tree *t)
 
     if (asprintf(&dst, "%s/cp-out", base) < 0)
         die(1, "out of memory");
+    bu_warm(base, 2 * t->bytes);
     t0 = bu_now();
     r.ok = shell_rc("cp -r '%s' '%s'", t->dir, dst) == 0;
     r.secs = bu_now() - t0;
@@ -310,6 +312,7 @@ static struct result run_rclone(const char *base, const char *conf,
 
     if (asprintf(&out, "%s/rclone-out", base) < 0)
         die(1, "out of memory");
+    bu_warm(base, 2 * t->bytes);
     t0 = bu_now();
     r.ok = shell_rc("rclone --config '%s' copy -q '%s' svcrypt:tree", conf,
                     t->dir) == 0;

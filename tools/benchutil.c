@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -45,6 +46,39 @@ void bu_pin(unsigned ncpu, const char *who)
         CPU_SET((int)i, &set);
     if (sched_setaffinity(0, sizeof(set), &set))
         warnx_("%s: sched_setaffinity: %s", who, strerror(errno));
+}
+
+void bu_warm(const char *dir, uint64_t bytes)
+{
+    long avail = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    uint8_t *buf = calloc(1, GEN_BUF);
+    char *path = NULL;
+    int fd = -1;
+
+    if (avail > 0 && page > 0 && bytes > (uint64_t)avail / 2 * (uint64_t)page)
+        bytes = (uint64_t)avail / 2 * (uint64_t)page;
+    if (!buf || asprintf(&path, "%s/warm.XXXXXX", dir) < 0) {
+        path = NULL;
+        goto out;
+    }
+    fd = mkstemp(path);
+    if (fd < 0)
+        goto out;
+    unlink(path);
+    /* written, not fallocated: tmpfs leaves fallocated pages untouched */
+    while (bytes) {
+        size_t n = bytes < GEN_BUF ? (size_t)bytes : GEN_BUF;
+        ssize_t w = write(fd, buf, n);
+
+        if (w <= 0)
+            break;
+        bytes -= (uint64_t)w;
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    free(path);
+    free(buf);
 }
 
 void bu_fill(uint8_t *p, size_t len, uint64_t *x)

@@ -35,6 +35,16 @@ void bu_make_input(const char *path, uint64_t size, uint64_t seed,
 int bu_same_bytes(struct sv_vault *v, const char *name, const char *path,
                   const char *scratch);
 
+/* Make about bytes of memory warm (at most half of what is free): a file
+ * of that size in dir (tmpfs) is allocated and removed again, untimed.
+ * In a VM that hands freed guest memory back to the host (free page
+ * reporting), the first write to such a page faults into the host and
+ * costs several times the copy; a timed run right after another reuses
+ * the pages its predecessor freed, the first run of a process gets cold
+ * ones. Warming before every timed run that writes to tmpfs makes them
+ * comparable. A failure is not fatal: the run is then merely colder. */
+void bu_warm(const char *dir, uint64_t bytes);
+
 /* bytes / s in GB/s (10^9), 0 for no time. */
 double bu_gbs(uint64_t bytes, double s);
 
