@@ -150,7 +150,7 @@ Test(faults_s3, put_write_quorum_with_providers_stopped, .fini = restore)
     cr_assert_eq(rc, SV_UNAVAIL);
     msg = sv_errmsg(rc);
     has(msg, "put 'below'", "quorum error");
-    has(msg, "below the write quorum of 5", "quorum error");
+    has(msg, "only 4 of 6 shards stored, write quorum 5", "quorum error");
     names_cause(msg, "ceph2", "quorum error");
     names_cause(msg, "swift2", "quorum error");
     cr_assert_eq(tv_get(s.t.v, "below", 0, SV_TO_END, &got, &glen, NULL),
