@@ -142,8 +142,10 @@ void sv_pool_submit(struct sv_pool *p, struct sv_batch *b, struct sv_task *t)
     else
         p->head = t;
     p->tail = t;
-    pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
+    /* after the unlock: a worker woken under it would only block on p->mu
+     * (the pool outlives its tasks, so p->cv is still there) */
+    pthread_cond_signal(&p->cv);
 }
 
 void sv_batch_wait(struct sv_batch *b)
