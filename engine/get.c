@@ -386,10 +386,13 @@ static void warn_degraded(struct get_seg *gs)
         snprintf(lead, sizeof(lead), "provider %s: ", name);
         if (!strncmp(cause, lead, strlen(lead)))
             cause += strlen(lead);
-        sv_warn("get '%s': segment %llu: read around shard %u (provider "
-                "%s): %s%s",
-                gc->name, (unsigned long long)gs->segment, i, name, cause,
-                gs->report[i] == 1 ? " (queued for repair)" : "");
+        /* A shard the catalog already marks missing is known to repair:
+         * naming it again for every segment of a large object is noise. */
+        sv_log(gs->report[i] ? SV_LOG_WARN : SV_LOG_DEBUG,
+               "get '%s': segment %llu: read around shard %u (provider "
+               "%s): %s%s",
+               gc->name, (unsigned long long)gs->segment, i, name, cause,
+               gs->report[i] == 1 ? " (queued for repair)" : "");
     }
 }
 
