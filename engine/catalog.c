@@ -610,9 +610,14 @@ static enum sv_err obj_decode(const uint8_t *buf, size_t len,
         t.key_gen = (uint32_t)rb_uvmax(&r, UINT32_MAX, "bad key generation");
         rb_copy(&r, t.wrapped_dek, SV_WRAPPED_DEK_LEN);
         rb_copy(&r, t.hash, sizeof(t.hash));
-        if (flags & OBJ_FLAG_SEALGEN)
+        if (flags & OBJ_FLAG_SEALGEN) {
             t.seal_gen =
                 (uint32_t)rb_uvmax(&r, UINT32_MAX, "bad seal generation");
+            /* the encoder writes it only when it differs from key_gen:
+             * anything else is not a record this code wrote */
+            if (rb_ok(&r) && (t.seal_gen == 0 || t.seal_gen == t.key_gen))
+                rb_fail(&r, "redundant seal generation");
+        }
         if (flags & OBJ_FLAG_NAME)
             t.name = rb_name(&r, 1, SV_NAME_MAX);
     }
