@@ -834,29 +834,6 @@ static enum sv_err move_aside(const char *cat_dir, char **moved)
     return SV_OK;
 }
 
-/* A fresh catalog holding only the meta record for the keys. */
-static enum sv_err new_catalog(const char *cat_dir, const struct sv_config *cfg,
-                               const struct sv_keyring *kr)
-{
-    struct sv_cat *cat = NULL;
-    struct sv_cat_meta meta;
-    enum sv_err rc;
-
-    rc = sv_cat_open(cat_dir, 1, &cat);
-    if (rc)
-        return rc;
-    memset(&meta, 0, sizeof(meta));
-    meta.schema = SV_CAT_SCHEMA;
-    sv_keys_vault_id(kr, meta.vault_id);
-    sv_keys_check_value(kr, meta.key_check);
-    meta.k = (uint8_t)cfg->k;
-    meta.m = (uint8_t)cfg->m;
-    meta.created = (int64_t)time(NULL);
-    rc = sv_cat_meta_set(cat, &meta);
-    sv_cat_close(cat);
-    return rc;
-}
-
 static enum sv_err load_keys(const struct sv_config *cfg,
                              const struct sv_rebuild_opts *o,
                              struct sv_keyring **kr)
@@ -943,7 +920,7 @@ enum sv_err sv_catalog_rebuild(const char *dir,
         if (rc)
             goto out;
     }
-    rc = new_catalog(cat_dir, cfg, kr);
+    rc = sv_vault_new_catalog(cat_dir, cfg, kr);
     made = 1;
     if (rc)
         goto out;

@@ -179,6 +179,31 @@ static void remove_flat_dir(const char *dir)
     rmdir(dir);
 }
 
+/* A fresh catalog holding only the meta record for these keys (vault
+ * creation, catalog rebuild). */
+enum sv_err sv_vault_new_catalog(const char *cat_dir,
+                                 const struct sv_config *cfg,
+                                 const struct sv_keyring *kr)
+{
+    struct sv_cat *cat = NULL;
+    struct sv_cat_meta meta;
+    enum sv_err rc;
+
+    rc = sv_cat_open(cat_dir, 1, &cat);
+    if (rc)
+        return rc;
+    memset(&meta, 0, sizeof(meta));
+    meta.schema = SV_CAT_SCHEMA;
+    sv_keys_vault_id(kr, meta.vault_id);
+    sv_keys_check_value(kr, meta.key_check);
+    meta.k = (uint8_t)cfg->k;
+    meta.m = (uint8_t)cfg->m;
+    meta.created = (int64_t)time(NULL);
+    rc = sv_cat_meta_set(cat, &meta);
+    sv_cat_close(cat);
+    return rc;
+}
+
 enum sv_err sv_vault_create(const char *dir, const char *config_text,
                             unsigned k, unsigned m, struct sv_vault **out)
 {
@@ -186,8 +211,6 @@ enum sv_err sv_vault_create(const char *dir, const char *config_text,
     char *lock_dir = NULL, num[16];
     struct sv_config *cfg = NULL;
     struct sv_keyring *kr = NULL;
-    struct sv_cat *cat = NULL;
-    struct sv_cat_meta meta;
     uint8_t vault_id[SV_VAULT_ID_LEN];
     int made_dir = 0, wrote_conf = 0, made_key = 0, made_cat = 0;
     struct stat st;
@@ -261,22 +284,10 @@ enum sv_err sv_vault_create(const char *dir, const char *config_text,
                         strerror(errno));
         goto out;
     }
-    rc = sv_cat_open(cat_dir, 1, &cat);
-    if (rc)
-        goto out;
     made_cat = 1;
-    memset(&meta, 0, sizeof(meta));
-    meta.schema = SV_CAT_SCHEMA;
-    sv_keys_vault_id(kr, meta.vault_id);
-    sv_keys_check_value(kr, meta.key_check);
-    meta.k = (uint8_t)cfg->k;
-    meta.m = (uint8_t)cfg->m;
-    meta.created = (int64_t)time(NULL);
-    rc = sv_cat_meta_set(cat, &meta);
+    rc = sv_vault_new_catalog(cat_dir, cfg, kr);
     if (rc)
         goto out;
-    sv_cat_close(cat);
-    cat = NULL;
     sv_keys_free(kr);
     kr = NULL;
     /* Opening registers the providers and creates their storage. */
@@ -289,7 +300,6 @@ enum sv_err sv_vault_create(const char *dir, const char *config_text,
         sv_vault_close(v);
     }
 out:
-    sv_cat_close(cat);
     sv_keys_free(kr);
     if (rc) {
         /* only what this call made: an existing vault returned before

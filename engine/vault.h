@@ -63,6 +63,12 @@ enum sv_err sv_vault_ec(struct sv_vault *v, unsigned k, unsigned m,
 /* Index into v->prov of catalog provider id, or -1 if not configured. */
 int sv_vault_prov_index(const struct sv_vault *v, uint16_t id);
 
+/* Create the catalog in cat_dir with only its meta record (schema, vault
+ * id, key check value, k, m) for kr: vault creation and catalog rebuild. */
+enum sv_err sv_vault_new_catalog(const char *cat_dir,
+                                 const struct sv_config *cfg,
+                                 const struct sv_keyring *kr) SV_MUST_CHECK;
+
 /* A provider's name for messages, also for ids no longer configured
  * ("#7"); buf holds at least 16 bytes. */
 const char *sv_vault_prov_name(const struct sv_vault *v, uint16_t id, char *buf,
