@@ -11,11 +11,11 @@
  *
  * Data chunks are copied out of the shard buffers into one contiguous
  * segment buffer by the pool threads (the AEAD needs contiguous
- * ciphertext); parity chunks are decoded from where they were read. With a
- * pipeline depth of 2 the pool fetches the next segments and opens (AEAD)
- * one segment while this thread opens or writes another, so both cores
- * share every stage; at depth 1 each segment is fetched, opened and
- * written in turn.
+ * ciphertext); parity chunks are decoded from where they were read. With
+ * jobs >= 2 the pool fetches the next segments and opens (AEAD) jobs
+ * segments at once while this thread checks one and writes another, so
+ * every core shares every stage; with jobs = 1 each segment is fetched,
+ * opened and written in turn.
  */
 #include "engine/vault.h"
 
@@ -30,9 +30,10 @@
 #include "engine/seal.h"
 #include "engine/shard.h"
 
-/* Segments in flight at once with a pipeline depth of 2: one being
- * written, one being opened, one being fetched. */
-#define GET_DEPTH 3
+/* Pipelined with jobs cores: jobs segments being opened (AEAD) at once,
+ * GET_AHEAD being fetched, one being written. */
+#define GET_AHEAD 2
+#define GET_DEPTH_MAX (SV_JOBS_MAX + GET_AHEAD + 1)
 
 struct get_ctx;
 
@@ -76,8 +77,8 @@ struct get_ctx {
     unsigned k, m, n;
     uint8_t dek[SV_DEK_LEN];
     size_t chunk_max, buf_len;
-    struct get_seg *gs[GET_DEPTH];
-    unsigned depth;
+    struct get_seg *gs[GET_DEPTH_MAX];
+    unsigned depth, lag;
     struct sv_get_stats st;
     char msg[1024]; /* the error sentence, kept across waits */
 };
@@ -535,7 +536,8 @@ static enum sv_err write_all(int fd, const uint8_t *p, size_t len,
     return SV_OK;
 }
 
-static enum sv_err get_init(struct get_ctx *gc)
+/* Set up for reading nseg segments. */
+static enum sv_err get_init(struct get_ctx *gc, uint64_t nseg)
 {
     struct sv_vault *v = gc->v;
     enum sv_err rc;
@@ -566,8 +568,9 @@ static enum sv_err get_init(struct get_ctx *gc)
     gc->buf_len = (SV_SHARD_HDR_LEN + SV_RECORD_ALLOWANCE + gc->chunk_max +
                    SV_SHARD_TAG + 1 + SV_EC_ALIGN - 1) &
                   ~(size_t)(SV_EC_ALIGN - 1);
-    gc->depth = v->jobs >= 2 ? GET_DEPTH : 1;
-    for (i = 0; i < gc->depth; i++) {
+    gc->lag = v->jobs > SV_JOBS_MAX ? SV_JOBS_MAX : v->jobs;
+    gc->depth = gc->lag >= 2 ? gc->lag + GET_AHEAD + 1 : 1;
+    for (i = 0; i < gc->depth && i < nseg; i++) {
         gc->gs[i] = seg_new(gc);
         if (!gc->gs[i])
             return sv_err_set(SV_NOMEM, "get '%s': out of memory", gc->name);
@@ -615,42 +618,43 @@ static enum sv_err get_serial(struct get_ctx *gc, uint64_t first, uint64_t last,
     return rc;
 }
 
-/* Depth 2: while segment s is checked here and opened in the pool, s + 1
- * and s + 2 are being fetched and s - 1 is written. */
+/* Pipelined: segment s is checked here and queued to be opened while
+ * the lag segments before it are being opened in the pool and the next
+ * ones are being fetched; the oldest is written once its open is done,
+ * and its buffer goes to the next segment to fetch. */
 static enum sv_err get_pipelined(struct get_ctx *gc, uint64_t first,
                                  uint64_t last, uint64_t off, uint64_t end,
                                  int fd)
 {
-    struct get_seg *cur, *prev = NULL;
-    enum sv_err rc;
-    uint64_t s;
+    unsigned depth = gc->depth, lag = gc->lag;
+    struct get_seg *cur;
+    enum sv_err rc = SV_OK;
+    uint64_t s, w = first; /* w: the next segment to write */
 
-    rc = start_segment(gc->gs[0], first);
-    if (!rc && first + 1 <= last)
-        rc = start_segment(gc->gs[1], first + 1);
+    for (s = first; !rc && s <= last && s - first < depth; s++)
+        rc = start_segment(gc->gs[s - first], s);
     for (s = first; !rc && s <= last; s++) {
-        cur = gc->gs[(s - first) % GET_DEPTH];
+        cur = gc->gs[(s - first) % depth];
         rc = fetch_segment(cur);
         if (rc)
             break;
         cur->orc = SV_OK;
         sv_pool_submit(gc->v->pool, &cur->obatch, &cur->otask);
-        if (prev) {
-            rc = opened(prev);
-            if (!rc)
-                rc = emit(gc, prev, off, end, fd);
-            if (rc)
-                break;
-        }
-        /* the buffer of s + 2 is prev's, written just now */
-        if (s + 2 <= last)
-            rc = start_segment(gc->gs[(s - first + 2) % GET_DEPTH], s + 2);
-        prev = cur;
-    }
-    if (!rc && prev) {
-        rc = opened(prev);
+        if (s - w < lag)
+            continue;
+        cur = gc->gs[(w - first) % depth];
+        rc = opened(cur);
         if (!rc)
-            rc = emit(gc, prev, off, end, fd);
+            rc = emit(gc, cur, off, end, fd);
+        if (!rc && w + depth <= last)
+            rc = start_segment(cur, w + depth);
+        w++;
+    }
+    for (; !rc && w <= last; w++) {
+        cur = gc->gs[(w - first) % depth];
+        rc = opened(cur);
+        if (!rc)
+            rc = emit(gc, cur, off, end, fd);
     }
     return rc;
 }
@@ -693,7 +697,11 @@ enum sv_err sv_get(struct sv_vault *v, const char *name, uint64_t off,
         goto out;
     }
     end = len > gc->obj.size - off ? gc->obj.size : off + len;
-    rc = get_init(gc);
+    /* (segment_size 0 is refused by get_init, with the record's numbers) */
+    rc = get_init(gc, end == off || !gc->obj.segment_size
+                          ? 0
+                          : (end - 1) / gc->obj.segment_size -
+                                off / gc->obj.segment_size + 1);
     if (rc || end == off)
         goto out;
     if (gc->depth == 1)
@@ -707,7 +715,7 @@ out:
      * sentence: keep ours. */
     if (rc)
         sv_err_copy(rc, gc->msg, sizeof(gc->msg));
-    for (i = 0; i < GET_DEPTH; i++) {
+    for (i = 0; i < GET_DEPTH_MAX; i++) {
         if (gc->gs[i]) {
             sv_batch_wait(&gc->gs[i]->batch);
             sv_batch_wait(&gc->gs[i]->obatch);

@@ -1113,7 +1113,6 @@ enum sv_err sv_ingest_new(struct sv_vault *v, const struct sv_ingest_opts *o,
     struct sv_ingest *in;
     const char *prefix = o && o->prefix ? o->prefix : "";
     size_t i;
-    long ncpu;
 
     if (!v || !out)
         return sv_err_set(SV_INVAL, "ingest: no vault");
@@ -1137,10 +1136,8 @@ enum sv_err sv_ingest_new(struct sv_vault *v, const struct sv_ingest_opts *o,
     in->st.prov = calloc(v->nprov ? v->nprov : 1, sizeof(*in->st.prov));
     in->tick_prov = calloc(v->nprov ? v->nprov : 1, sizeof(*in->tick_prov));
     in->c0 = calloc(v->nprov ? v->nprov : 1, sizeof(*in->c0));
-    if (!in->o.jobs) {
-        ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        in->o.jobs = ncpu > 0 ? (unsigned)ncpu : 1;
-    }
+    if (!in->o.jobs)
+        in->o.jobs = sv_cpus();
     if (in->o.jobs > 256)
         in->o.jobs = 256;
     in->jobs = calloc(in->o.jobs, sizeof(*in->jobs));

@@ -6,20 +6,24 @@
  * No copies of the data after the read: the segment is sealed in place in
  * a buffer of k * chunk_len bytes whose k slices are the data chunks, the
  * parity goes into a separate stripe, and each shard is sent as the iov
- * pieces header | record | chunk | tag. Memory is two such buffers (one
- * with a pipeline depth of 1), whatever the object size. They are sized
- * to what is left of a regular file (a 4 KiB file gets a 4 KiB buffer,
- * not segment_size), grow to a whole segment if the file turns out longer,
- * and the second is only made when there is a second segment.
+ * pieces header | record | chunk | tag. Memory is one such buffer per
+ * segment in flight (the pipeline depth: jobs + 1, one with jobs = 1),
+ * whatever the object size. They are sized to what is left of a regular
+ * file (a 4 KiB file gets a 4 KiB buffer, not segment_size), grow to a
+ * whole segment if the file turns out longer, and the others are only
+ * made when there are more segments.
  *
- * Pipeline: while the I/O pool authenticates and stores the shards of
- * segment i, this thread reads, seals and encodes segment i + 1, so two
- * cores share the work about evenly (AEAD and encoding here, authenticators
- * and the writes in the pool).
+ * Pipeline: this thread reads segment i, places it, records the intent
+ * and queues one task that seals and encodes it; that task queues the n
+ * shard tasks (authenticator + PUT). Up to depth segments are in flight,
+ * so with jobs cores every stage, the AEAD included, runs on all of them;
+ * this thread finishes segments in order (substitutes, quorum, segment
+ * record), running queued tasks while it waits.
  *
- * Crash safety: the intent listing a segment's planned shards is written
- * before its first PUT; the segment record after write_quorum shards are
- * stored (the last segment's in the commit's transaction); the object
+ * Crash safety: the intent lists the planned shards of every segment in
+ * flight and is written before the first PUT of each; the segment record
+ * after write_quorum shards are stored (the last segment's in the commit's
+ * transaction), which takes the segment out of the intent; the object
  * record at the end, which removes the intent. A failed
  * put deletes what it stored; a crashed one is collected at the next open.
  * The cancel flag is read before every segment and once more after the
@@ -42,6 +46,7 @@
 #include "engine/shard.h"
 
 #define SUBST_ROUNDS 3    /* substitution rounds per segment */
+#define PUT_DEPTH_MAX 9   /* segments in flight at most (jobs + 1) */
 #define STRIPE_GAP   4160 /* parity chunks not at power-of-two spacing */
 
 struct put_ctx;
@@ -76,6 +81,11 @@ struct put_seg {
     struct sv_shard_info info; /* template; index set per shard */
     struct put_shard *sh;      /* n of them */
     struct sv_batch batch;
+    /* seal + encode, then queue the shards (pool thread) */
+    struct sv_task prep;
+    int send[SV_EC_MAX_N]; /* providers of the first PUTs, -1: none */
+    enum sv_err prep_rc;
+    char prep_err[512];
 };
 
 struct put_ctx {
@@ -89,8 +99,9 @@ struct put_ctx {
     struct sv_obj_rec rec;
     size_t chunk_max;
     uint64_t left; /* a regular file's size (>= what is left), or MAX */
-    struct put_seg *seg[2]; /* made when first needed */
+    struct put_seg *seg[PUT_DEPTH_MAX]; /* made when first needed */
     unsigned depth;
+    uint64_t done;  /* segments finished (recorded or kept for the commit) */
     int fd;
     int have_peek;
     uint8_t peek;
@@ -395,9 +406,9 @@ static enum sv_err seal_record(struct put_ctx *pc, struct put_seg *s)
     return SV_OK;
 }
 
-static enum sv_err prepare_segment(struct put_ctx *pc, struct put_seg *s)
+/* Seal the segment in place, pad it and compute the parity. */
+static enum sv_err seal_encode(struct put_ctx *pc, struct put_seg *s)
 {
-    unsigned i;
     enum sv_err rc;
 
     rc = sv_seal_segment(pc->cipher, pc->dek, pc->rec.oid, s->segment, s->final,
@@ -405,16 +416,46 @@ static enum sv_err prepare_segment(struct put_ctx *pc, struct put_seg *s)
     if (rc)
         return sv_err_wrap(rc, "put '%s': segment %llu: ", pc->name,
                            (unsigned long long)s->segment);
+    memset(s->data + s->payload_len, 0, pc->k * s->chunk_len - s->payload_len);
+    rc = sv_ec_encode(pc->ec, s->chunk_len, s->chunk, s->chunk + pc->k);
+    if (rc)
+        return sv_err_wrap(rc, "put '%s': segment %llu: encoding: ", pc->name,
+                           (unsigned long long)s->segment);
+    return SV_OK;
+}
+
+/* The prep task: seal and encode, then queue the shards placed for it. */
+static void prep_run(struct sv_task *t)
+{
+    struct put_seg *s = sv_container_of(t, struct put_seg, prep);
+    struct put_ctx *pc = s->pc;
+    unsigned i;
+
+    s->prep_rc = seal_encode(pc, s);
+    if (s->prep_rc) {
+        sv_err_copy(s->prep_rc, s->prep_err, sizeof(s->prep_err));
+        return;
+    }
+    /* queued from inside the batch's own task: pending never drops to 0
+     * in between */
+    for (i = 0; i < pc->n; i++)
+        if (s->send[i] >= 0)
+            sv_pool_submit(pc->v->pool, &s->batch, &s->sh[i].t);
+}
+
+/* Lay out the segment just read (chunks, shard headers, the object record
+ * on the last one); the bytes are sealed and encoded later, by prep_run. */
+static enum sv_err describe_segment(struct put_ctx *pc, struct put_seg *s)
+{
+    unsigned i;
+    enum sv_err rc;
+
     s->payload_len = s->plain_len + SV_SEAL_TAG;
     s->chunk_len = sv_ec_chunk_len(pc->k, s->payload_len);
-    memset(s->data + s->payload_len, 0, pc->k * s->chunk_len - s->payload_len);
     for (i = 0; i < pc->k; i++)
         s->chunk[i] = s->data + i * s->chunk_len;
     for (i = 0; i < pc->m; i++)
         s->chunk[pc->k + i] = s->parity + i * s->stride;
-    rc = sv_ec_encode(pc->ec, s->chunk_len, s->chunk, s->chunk + pc->k);
-    if (rc)
-        return sv_err_wrap(rc, "put '%s': encoding: ", pc->name);
     free(s->record);
     s->record = NULL;
     s->record_len = 0;
@@ -470,17 +511,20 @@ static enum sv_err place(struct put_ctx *pc, struct put_seg *s, int *slot,
                     (uint32_t)s->segment, pc->n, slot);
 }
 
-/* Record the shards about to be sent (plus those already listed for this
- * segment) before sending them. */
+/* Record the shards about to be sent, with those already listed for the
+ * segments still in flight, before sending them. */
 static enum sv_err write_intent(struct put_ctx *pc, struct put_seg *s,
-                                const int *slot, int fresh)
+                                const int *slot)
 {
     struct sv_vault *v = pc->v;
-    unsigned i;
+    unsigned i, j;
     enum sv_err rc;
 
-    if (fresh)
-        pc->intent.nshards = 0;
+    /* finished segments are listed by their records now */
+    for (i = j = 0; i < pc->intent.nshards; i++)
+        if (pc->intent.shards[i].segment >= pc->done)
+            pc->intent.shards[j++] = pc->intent.shards[i];
+    pc->intent.nshards = j;
     for (i = 0; i < pc->n; i++) {
         struct sv_intent_shard *e;
 
@@ -501,7 +545,9 @@ static enum sv_err write_intent(struct put_ctx *pc, struct put_seg *s,
     return SV_OK;
 }
 
-static void submit(struct put_ctx *pc, struct put_seg *s, const int *slot)
+/* Point the shards of slot at their providers; queue them if now. */
+static void assign(struct put_ctx *pc, struct put_seg *s, const int *slot,
+                   int now)
 {
     unsigned i;
 
@@ -513,7 +559,8 @@ static void submit(struct put_ctx *pc, struct put_seg *s, const int *slot)
             s->sh[i].planned = slot[i];
         s->sh[i].stored = 0;
         s->sh[i].rc = SV_OK;
-        sv_pool_submit(pc->v->pool, &s->batch, &s->sh[i].t);
+        if (now)
+            sv_pool_submit(pc->v->pool, &s->batch, &s->sh[i].t);
     }
 }
 
@@ -549,10 +596,14 @@ static enum sv_err launch_segment(struct put_ctx *pc, struct put_seg *s)
                      "not tried: it failed earlier in this put");
         }
     }
-    rc = write_intent(pc, s, send, 1);
+    rc = write_intent(pc, s, send);
     if (rc)
         return rc;
-    submit(pc, s, send);
+    assign(pc, s, send, 0);
+    memcpy(s->send, send, sizeof(send));
+    s->prep_rc = SV_OK;
+    s->prep.fn = prep_run;
+    sv_pool_submit(pc->v->pool, &s->batch, &s->prep);
     return SV_OK;
 }
 
@@ -567,6 +618,8 @@ static enum sv_err finish_segment(struct put_ctx *pc, struct put_seg *s)
     enum sv_err rc;
 
     sv_batch_wait(&s->batch);
+    if (s->prep_rc)
+        return sv_err_set(s->prep_rc, "%s", s->prep_err);
     for (round = 0;; round++) {
         nfail = 0;
         for (i = 0; i < pc->n; i++) {
@@ -593,13 +646,13 @@ static enum sv_err finish_segment(struct put_ctx *pc, struct put_seg *s)
         for (i = 0; i < pc->n; i++)
             if (s->sh[i].stored)
                 slot[i] = -1; /* only the new ones go into the intent */
-        rc = write_intent(pc, s, slot, 0);
+        rc = write_intent(pc, s, slot);
         if (rc)
             return rc;
         for (i = 0; i < pc->n; i++)
             if (slot[i] >= 0)
                 pc->res.substituted++;
-        submit(pc, s, slot);
+        assign(pc, s, slot, 1);
         sv_batch_wait(&s->batch);
     }
     stored = 0;
@@ -648,6 +701,7 @@ static enum sv_err finish_segment(struct put_ctx *pc, struct put_seg *s)
         pc->res.prov[sh->prov].bytes += shard_len(s);
         sv_vault_add_used(v, (size_t)sh->prov, (int64_t)shard_len(s));
     }
+    pc->done++;
     pc->res.segments++;
     pc->res.bytes += s->plain_len;
     if (pc->opts && pc->opts->progress)
@@ -682,7 +736,9 @@ static enum sv_err put_init(struct put_ctx *pc)
     if (!pc->chunk_max || pc->chunk_max > SV_SHARD_MAX_CHUNK)
         return sv_err_set(SV_CONFIG, "segment_size %u is too large",
                           v->cfg->segment_size);
-    pc->depth = v->jobs >= 2 ? 2 : 1;
+    pc->depth = v->jobs >= 2 ? v->jobs + 1 : 1;
+    if (pc->depth > PUT_DEPTH_MAX)
+        pc->depth = PUT_DEPTH_MAX;
     /* what a regular file holds (from its offset on, at most that) */
     pc->left = UINT64_MAX;
     if (fstat(pc->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0)
@@ -690,9 +746,10 @@ static enum sv_err put_init(struct put_ctx *pc)
     pc->provs = calloc(v->nprov ? v->nprov : 1, sizeof(*pc->provs));
     pc->failed = calloc(v->nprov ? v->nprov : 1, 1);
     pc->res.prov = calloc(v->nprov ? v->nprov : 1, sizeof(*pc->res.prov));
-    /* a segment's first placement plus SUBST_ROUNDS of substitutes */
-    pc->intent.shards =
-        calloc((SUBST_ROUNDS + 1) * pc->n, sizeof(*pc->intent.shards));
+    /* per segment in flight: its first placement plus SUBST_ROUNDS of
+     * substitutes */
+    pc->intent.shards = calloc((size_t)pc->depth * (SUBST_ROUNDS + 1) * pc->n,
+                               sizeof(*pc->intent.shards));
     if (!pc->provs || !pc->failed || !pc->res.prov || !pc->intent.shards)
         return sv_err_set(SV_NOMEM, "put '%s': out of memory", pc->name);
     pc->res.nprov = v->nprov;
@@ -723,65 +780,51 @@ static enum sv_err put_init(struct put_ctx *pc)
     return sv_vault_lock_upload(v, pc->rec.oid, &pc->lock_fd);
 }
 
-/* Everything reading, sealing, storing; the caller cleans up. */
+/* Everything reading, sealing, storing; the caller cleans up (and waits
+ * for what is still in flight). */
 static enum sv_err put_segments(struct put_ctx *pc)
 {
-    struct put_seg *cur, *prev = NULL;
+    struct put_seg *cur;
     uint64_t segno = 0;
     enum sv_err rc;
 
     for (;;) {
+        if (segno - pc->done == pc->depth) {
+            /* every buffer in flight: finish the oldest */
+            rc = finish_segment(pc, pc->seg[pc->done % pc->depth]);
+            if (rc)
+                return rc;
+        }
         if (!pc->seg[segno % pc->depth]) {
             rc = seg_new(pc, segno, &pc->seg[segno % pc->depth]);
             if (rc)
-                goto wait_prev;
-        }
-        cur = pc->seg[segno % pc->depth];
-        if (prev == cur) {
-            /* depth 1: the buffer is still being sent */
-            rc = finish_segment(pc, prev);
-            prev = NULL;
-            if (rc)
                 return rc;
         }
-        if (pc->opts && pc->opts->cancel && *pc->opts->cancel) {
-            rc = sv_err_set(SV_INTR, "put '%s': interrupted; nothing stored",
-                            pc->name);
-            goto wait_prev;
-        }
-        if (segno > UINT32_MAX - 1) {
-            rc = sv_err_set(SV_INVAL, "put '%s': too many segments", pc->name);
-            goto wait_prev;
-        }
+        cur = pc->seg[segno % pc->depth];
+        if (pc->opts && pc->opts->cancel && *pc->opts->cancel)
+            return sv_err_set(SV_INTR, "put '%s': interrupted; nothing stored",
+                              pc->name);
+        if (segno > UINT32_MAX - 1)
+            return sv_err_set(SV_INVAL, "put '%s': too many segments",
+                              pc->name);
         cur->segment = segno;
         rc = read_segment(pc, cur);
         if (!rc)
-            rc = prepare_segment(pc, cur);
-        if (rc)
-            goto wait_prev;
-        if (prev) {
-            rc = finish_segment(pc, prev);
-            prev = NULL;
-            if (rc)
-                return rc;
-        }
-        rc = launch_segment(pc, cur);
+            rc = describe_segment(pc, cur);
+        if (!rc)
+            rc = launch_segment(pc, cur);
         if (rc)
             return rc;
-        prev = cur;
         if (cur->final)
             break;
         segno++;
     }
-    return finish_segment(pc, prev);
-wait_prev:
-    if (prev) {
-        /* waiting may run tasks that set this thread's detail: keep ours */
-        sv_err_copy(rc, pc->msg, sizeof(pc->msg));
-        sv_batch_wait(&prev->batch);
-        sv_err_set(rc, "%s", pc->msg);
+    while (pc->done <= segno) {
+        rc = finish_segment(pc, pc->seg[pc->done % pc->depth]);
+        if (rc)
+            return rc;
     }
-    return rc;
+    return SV_OK;
 }
 
 enum sv_err sv_put(struct sv_vault *v, const char *name, int fd,
@@ -875,7 +918,7 @@ fail:
     }
 out:
     sodium_memzero(pc->dek, sizeof(pc->dek));
-    for (i = 0; i < 2; i++)
+    for (i = 0; i < PUT_DEPTH_MAX; i++)
         seg_free(pc->seg[i]);
     free(pc->provs);
     free(pc->failed);

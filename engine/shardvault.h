@@ -54,9 +54,11 @@ enum sv_err sv_vault_create(const char *dir, const char *config_text,
 struct sv_open_opts {
     unsigned flags;       /* SV_OPEN_* */
     const char *key_path; /* NULL: the config's key_file / key_command */
-    /* Pipeline depth: 1 runs each segment's stages one after the other on
-     * one core; 2 (default) seals and encodes the next segment while the
-     * shards of the previous one are in flight. */
+    /* Cores one put or get keeps busy: 1 runs each segment's stages one
+     * after the other; N > 1 keeps N + 1 segments in flight (sealing,
+     * encoding, storing; fetching, opening) so every stage runs on all N.
+     * 0 (default): the CPUs this process may run on (its affinity mask),
+     * at most 8. */
     unsigned jobs;
 };
 

@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -437,6 +438,17 @@ static enum sv_err open_providers(struct sv_vault *v)
     return SV_OK;
 }
 
+unsigned sv_cpus(void)
+{
+    cpu_set_t set;
+    long n;
+
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+        return (unsigned)CPU_COUNT(&set);
+    n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
 enum sv_err sv_vault_open(const char *dir, const struct sv_open_opts *opts,
                           struct sv_vault **out)
 {
@@ -455,7 +467,9 @@ enum sv_err sv_vault_open(const char *dir, const struct sv_open_opts *opts,
     pthread_mutex_init(&v->mu, NULL);
     v->upload_fd = -1;
     v->flags = opts ? opts->flags : 0;
-    v->jobs = (opts && opts->jobs == 1) ? 1 : 2;
+    v->jobs = opts && opts->jobs ? opts->jobs : sv_cpus();
+    if (v->jobs > SV_JOBS_MAX)
+        v->jobs = SV_JOBS_MAX;
     v->dir = strdup(dir);
     v->config_path = path_join(dir, SV_CONFIG_FILE);
     cat_dir = path_join(dir, "catalog");

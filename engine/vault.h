@@ -34,13 +34,17 @@ struct sv_vprov {
 };
 
 #define SV_EC_CACHE 8
+#define SV_JOBS_MAX 8 /* cores one put or get keeps busy, at most */
+
+/* The CPUs this process may run on (its affinity mask), at least 1. */
+unsigned sv_cpus(void);
 
 struct sv_vault {
     char *dir;
     char *config_path;
     char *key_path; /* the key file loaded, NULL for key_command */
     unsigned flags; /* SV_OPEN_* */
-    unsigned jobs;  /* pipeline depth, 1 or 2 */
+    unsigned jobs;  /* cores a put or get keeps busy (1: no pipeline) */
     struct sv_config *cfg;
     struct sv_keyring *kr;
     struct sv_cat *cat;
