@@ -312,7 +312,9 @@ uint64_t sv_ingest_cost(const struct sv_vault *v, uint64_t size)
 {
     uint64_t seg = v->cfg->segment_size, per = size < seg ? size : seg;
     unsigned k = v->cfg->k, m = v->cfg->m;
-    uint64_t nbuf = size > seg && v->jobs >= 2 ? 2 : 1;
+    uint64_t nseg = size <= seg ? 1 : (size - 1) / seg + 1;
+    uint64_t depth = sv_put_depth(v);
+    uint64_t nbuf = nseg < depth ? nseg : depth;
 
     return nbuf * (k + m) * sv_ec_chunk_len(k, (size_t)per + SV_SEAL_TAG) +
            SV_RECORD_ALLOWANCE + OVERHEAD;

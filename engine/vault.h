@@ -38,6 +38,8 @@ struct sv_vprov {
 
 /* The CPUs this process may run on (its affinity mask), at least 1. */
 unsigned sv_cpus(void);
+/* Segments one put keeps in flight (each holds a segment's buffers). */
+unsigned sv_put_depth(const struct sv_vault *v);
 
 struct sv_vault {
     char *dir;

@@ -561,3 +561,8 @@ void sv_prov_counters(const struct sv_provider *p, struct sv_prov_counters *c)
     c->failures = atomic_load(&p->failures);
     c->latency_ewma_us = atomic_load(&p->ewma_us);
 }
+
+uint64_t sv_prov_latency_us(const struct sv_provider *p)
+{
+    return p ? atomic_load_explicit(&p->ewma_us, memory_order_relaxed) : 0;
+}

@@ -148,6 +148,9 @@ const char *sv_prov_type(const struct sv_provider *p);
  * between threads. */
 void sv_prov_set_retry(struct sv_provider *p, const struct sv_retry *r);
 void sv_prov_counters(const struct sv_provider *p, struct sv_prov_counters *c);
+/* The smoothed latency of p's successful calls in microseconds; 0 before
+ * the first. */
+uint64_t sv_prov_latency_us(const struct sv_provider *p);
 /* The backend and its state, for a backend that wraps another (fault) and
  * for tests; the state is borrowed until sv_prov_close. */
 const struct sv_provider_ops *sv_prov_ops(const struct sv_provider *p);

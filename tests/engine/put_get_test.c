@@ -316,10 +316,12 @@ Test(put_get, below_quorum_commits_and_leaks_nothing)
  * segments before the failing one may be recorded, those after it are
  * still being sealed or stored; the put fails naming a segment, and every
  * shard any of them stored is deleted. Then the same object stores and
- * reads back at every depth. */
+ * reads back at every depth. 1 MiB segments: shards too large to be
+ * stored inline (put.c INLINE_SHARD), so the pool path is the one tested. */
+#define BIGSEG ((size_t)1 << 20)
 Test(put_get, deep_pipeline_failing_mid_object_leaks_nothing)
 {
-    size_t len = 12 * SEG + 5;
+    size_t len = 12 * BIGSEG + 5;
     uint8_t *buf = tu_bytes(len, 21), *got = NULL;
     size_t glen;
     unsigned jobs;
@@ -327,7 +329,7 @@ Test(put_get, deep_pipeline_failing_mid_object_leaks_nothing)
     enum sv_err rc;
     const char *msg;
 
-    tv_make(&t, 4, 2, 6, "64K", "max_per_provider = 1");
+    tv_make(&t, 4, 2, 6, "1M", "max_per_provider = 1");
     tv_close(&t);
     tv_open(&t, 4);
     /* segments 0-2 store everywhere; from the 4th PUT on, p1 and p4 fail */
