@@ -33,6 +33,7 @@
 /* Pipelined with jobs cores: jobs segments being opened (AEAD) at once,
  * GET_AHEAD being fetched, one being written. */
 #define GET_AHEAD 2
+#define WARN_MAX  8 /* shards read around that one get names one by one */
 #define GET_DEPTH_MAX (SV_JOBS_MAX + GET_AHEAD + 1)
 
 struct get_ctx;
@@ -81,6 +82,10 @@ struct get_ctx {
     unsigned depth, lag;
     struct sv_get_stats st;
     char msg[1024]; /* the error sentence, kept across waits */
+    /* shards read around and reported: named one by one up to WARN_MAX,
+     * then counted per provider for one closing line */
+    unsigned warned;
+    uint64_t around, *around_by_prov;
 };
 
 static void *xalign(size_t len)
@@ -372,6 +377,7 @@ static void warn_degraded(struct get_seg *gs)
     struct sv_vault *v = gc->v;
     const char *cause, *name;
     char lead[160];
+    enum sv_log_level level;
     unsigned i;
     int pi;
 
@@ -388,8 +394,19 @@ static void warn_degraded(struct get_seg *gs)
         if (!strncmp(cause, lead, strlen(lead)))
             cause += strlen(lead);
         /* A shard the catalog already marks missing is known to repair:
-         * naming it again for every segment of a large object is noise. */
-        sv_log(gs->report[i] ? SV_LOG_WARN : SV_LOG_DEBUG,
+         * naming it again for every segment of a large object is noise;
+         * past WARN_MAX the others are counted for one closing line. */
+        level = SV_LOG_DEBUG;
+        if (gs->report[i]) {
+            gc->around++;
+            if (pi >= 0 && gc->around_by_prov)
+                gc->around_by_prov[pi]++;
+            if (gc->warned < WARN_MAX) {
+                gc->warned++;
+                level = SV_LOG_WARN;
+            }
+        }
+        sv_log(level,
                "get '%s': segment %llu: read around shard %u (provider "
                "%s): %s%s",
                gc->name, (unsigned long long)gs->segment, i, name, cause,
@@ -568,6 +585,9 @@ static enum sv_err get_init(struct get_ctx *gc, uint64_t nseg)
     gc->buf_len = (SV_SHARD_HDR_LEN + SV_RECORD_ALLOWANCE + gc->chunk_max +
                    SV_SHARD_TAG + 1 + SV_EC_ALIGN - 1) &
                   ~(size_t)(SV_EC_ALIGN - 1);
+    gc->around_by_prov = calloc(v->nprov ? v->nprov : 1, sizeof(uint64_t));
+    if (!gc->around_by_prov)
+        return sv_err_set(SV_NOMEM, "get '%s': out of memory", gc->name);
     gc->lag = v->jobs > SV_JOBS_MAX ? SV_JOBS_MAX : v->jobs;
     gc->depth = gc->lag >= 2 ? gc->lag + GET_AHEAD + 1 : 1;
     for (i = 0; i < gc->depth && i < nseg; i++) {
@@ -659,6 +679,29 @@ static enum sv_err get_pipelined(struct get_ctx *gc, uint64_t first,
     return rc;
 }
 
+/* The closing line of a get that read around more shards than it named:
+ * how many, on which providers. */
+static void warn_around_total(struct get_ctx *gc)
+{
+    struct sv_vault *v = gc->v;
+    char list[512] = "";
+    size_t i, len = 0;
+
+    for (i = 0; gc->around_by_prov && i < v->nprov && len < sizeof(list);
+         i++) {
+        if (!gc->around_by_prov[i])
+            continue;
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s %llu",
+                                len ? ", " : "", v->prov[i].conf->name,
+                                (unsigned long long)gc->around_by_prov[i]);
+    }
+    sv_warn("get '%s': read around %llu shards in all (%llu more than "
+            "named above; per provider: %s); the missing and bad ones are "
+            "queued for repair",
+            gc->name, (unsigned long long)gc->around,
+            (unsigned long long)(gc->around - gc->warned), list);
+}
+
 enum sv_err sv_get(struct sv_vault *v, const char *name, uint64_t off,
                    uint64_t len, int fd, struct sv_get_stats *stats)
 {
@@ -722,12 +765,15 @@ out:
             seg_free(gc->gs[i]);
         }
     }
+    if (gc->around > gc->warned)
+        warn_around_total(gc);
     if (rc)
         sv_err_set(rc, "%s", gc->msg);
     sodium_memzero(gc->dek, sizeof(gc->dek));
     if (stats && !rc)
         *stats = gc->st;
     sv_obj_rec_release(&gc->obj);
+    free(gc->around_by_prov);
     free(gc);
     return rc;
 }

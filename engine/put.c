@@ -641,8 +641,8 @@ static enum sv_err launch_segment(struct put_ctx *pc, struct put_seg *s)
     s->prep_rc = SV_OK;
     s->prep.fn = prep_run;
     s->inline_ = is_inline(pc, s, send);
-    if (s->inline_)
-        prep_run(&s->prep);
+    if (s->inline_ || pc->depth == 1)
+        prep_run(&s->prep); /* nothing to overlap it with */
     else
         sv_pool_submit(pc->v->pool, &s->batch, &s->prep);
     return SV_OK;

@@ -471,6 +471,51 @@ static void warn_log_fn(void *ctx, enum sv_log_level level, const char *msg)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* A large degraded read names the first shards it reads around, then
+ * closes with one line that counts them all per provider (it used to
+ * print a line per segment: 256 for 1 GiB). */
+Test(put_get, degraded_read_names_a_few_shards_then_counts)
+{
+    static struct warn_log w = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    size_t len = 12 * SEG;
+    uint8_t *buf = tu_bytes(len, 19);
+    struct sv_stat *s;
+    struct tv t;
+    char line[256], *p;
+    unsigned i, named = 0;
+
+    tv_make(&t, 4, 2, 6, "64K", "max_per_provider = 1");
+    tv_put_ok(t.v, "obj", buf, len);
+    for (i = 0; i < 12; i++)
+        tv_delete_shard(&t, "obj", i, 2);
+    s = tv_stat(t.v, "obj");
+    sv_log_set(warn_log_fn, &w, SV_LOG_WARN);
+    tv_get_eq(t.v, "obj", buf, len);
+    sv_log_set(NULL, NULL, SV_LOG_ERROR);
+    for (p = w.text; (p = strstr(p, "read around shard 2 ")) != NULL; p++)
+        named++;
+    cr_assert_eq(named, 8, "%s", w.text);
+    cr_assert_eq(w.warns, 9, "%s", w.text);
+    /* every segment's shard 2 sits on its own provider (caps of 1): count
+     * them per provider as the closing line must */
+    cr_assert(strstr(w.text, "get 'obj': read around 12 shards in all (4 "
+                             "more than named above; per provider: "),
+              "%s", w.text);
+    for (i = 0; i < 6; i++) {
+        unsigned j, c = 0;
+
+        for (j = 0; j < 12; j++)
+            c += !strcmp(s->seg[j].shard[2].provider, t.v->prov[i].conf->name);
+        if (!c)
+            continue;
+        snprintf(line, sizeof(line), "%s %u", t.v->prov[i].conf->name, c);
+        cr_assert(strstr(w.text, line), "%s\nwant: %s", w.text, line);
+    }
+    sv_stat_free(s);
+    free(buf);
+    tv_free(&t);
+}
+
 Test(put_get, degraded_read_logs_each_shard_read_around)
 {
     static struct warn_log w = {.mu = PTHREAD_MUTEX_INITIALIZER};
