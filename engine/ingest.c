@@ -1,7 +1,10 @@
 /*
  * engine/ingest.c: batch ingest (see engine/ingest.h): a walker thread
  * lists roots and lists into a bounded queue, `jobs` workers store one file
- * each with sv_put, the caller's thread ticks.
+ * each with sv_put, a committer thread commits what they stored (in one
+ * catalog transaction for as many as are waiting: the catalog has a single
+ * writer, and a commit per small file had the workers queue for it), the
+ * caller's thread ticks.
  *
  * One mutex (in->mu) guards the queue, the deferred list, the memory
  * budget, the counters and the stop state; another (ev_mu) serialises the
@@ -12,9 +15,11 @@
  * those seen at open and cancels the upload if they moved. Its call for
  * the last segment comes just before the commit and sv_put reads the flag
  * once more there, so a file that changed up to then is never committed
- * and a version it would replace stays. Only a change in the instant
- * between that check and the one after sv_put returns is committed first
- * and removed again (the replaced version is gone by then).
+ * and a version it would replace stays; the worker looks once more when
+ * sv_put returns (the object stored, not committed) and drops it if the
+ * file moved. Only a change after that look and before the commit is
+ * committed first and removed again (the committer looks after the
+ * commit; the replaced version is gone by then).
  */
 #include "engine/ingest.h"
 
@@ -35,6 +40,7 @@
 #include "engine/vault.h"
 
 #define QUEUE_MAX 1024       /* entries listed ahead of the workers */
+#define COMMIT_MAX 128       /* objects stored and waiting for the commit */
 #define DEFER_MAX 4096       /* large files set aside while memory is short */
 #define OVERHEAD  (64 << 10) /* per put, besides the segment buffers */
 #define HASH_BUF  (1 << 20)
@@ -48,6 +54,18 @@ struct entry {
     uint64_t size;
     uint64_t cost;
     int follow; /* a root or listed path: symlinks followed */
+};
+
+/* An object stored by a worker, waiting for the committer; it owns the
+ * file descriptor (looked at again after the commit). */
+struct pitem {
+    struct pitem *next;
+    struct sv_put_pending *p;
+    char *path, *name;
+    uint64_t size;
+    int fd;
+    struct stat st0;
+    struct sv_put_result res;
 };
 
 struct source {
@@ -87,6 +105,12 @@ struct sv_ingest {
     enum sv_err stop_rc;
     char stop_msg[1024];
     unsigned alive; /* workers not yet finished */
+    /* stored objects waiting for the committer, oldest first */
+    struct pitem *chead, *ctail;
+    size_t clen;
+    int cdone;                /* no more will come: commit the rest, end */
+    pthread_cond_t cv_commit; /* committer: items or cdone */
+    pthread_cond_t cv_croom;  /* workers: room in the commit queue */
     uint64_t budget, used_large;
     struct sv_ingest_stats st;
     struct sv_prov_counters *c0; /* provider counters at the start */
@@ -965,8 +989,54 @@ static void add_usage(struct sv_ingest *in, const struct sv_put_result *r)
     }
 }
 
+/* Hand a stored object to the committer (waiting for room). */
+static void queue_commit(struct sv_ingest *in, struct entry *e,
+                         struct sv_put_pending *p, int fd,
+                         const struct stat *st, struct sv_put_result *res)
+{
+    struct pitem *it = calloc(1, sizeof(*it));
+
+    if (it) {
+        it->path = strdup(e->path);
+        it->name = strdup(e->name);
+    }
+    if (!it || !it->path || !it->name) {
+        if (it) {
+            free(it->path);
+            free(it->name);
+        }
+        free(it);
+        sv_put_pending_release(in->v, p);
+        close(fd);
+        sv_put_result_release(res);
+        failf(in, e->path, e->name, e->size, SV_NOMEM,
+              "out of memory; not stored");
+        pthread_mutex_lock(&in->mu);
+        in->st.in_flight--;
+        pthread_mutex_unlock(&in->mu);
+        return;
+    }
+    it->p = p;
+    it->size = e->size;
+    it->fd = fd;
+    it->st0 = *st;
+    it->res = *res;
+    pthread_mutex_lock(&in->mu);
+    while (in->clen >= COMMIT_MAX)
+        pthread_cond_wait(&in->cv_croom, &in->mu);
+    if (in->ctail)
+        in->ctail->next = it;
+    else
+        in->chead = it;
+    in->ctail = it;
+    in->clen++;
+    pthread_cond_signal(&in->cv_commit);
+    pthread_mutex_unlock(&in->mu);
+}
+
 static void store_one(struct sv_ingest *in, struct job *j, struct entry *e)
 {
+    struct sv_put_pending *pend = NULL;
     struct sv_put_opts po;
     struct sv_put_result res;
     struct stat st;
@@ -1031,6 +1101,7 @@ static void store_one(struct sv_ingest *in, struct job *j, struct entry *e)
     po.progress = on_progress;
     po.progress_ctx = j;
     po.hash = in->o.checksum;
+    po.pending = &pend;
     pthread_mutex_lock(&in->mu);
     j->fd = fd;
     j->st0 = st;
@@ -1045,7 +1116,8 @@ static void store_one(struct sv_ingest *in, struct job *j, struct entry *e)
 
     pthread_mutex_lock(&in->mu);
     j->busy = 0;
-    in->st.in_flight--;
+    if (rc != SV_OK)
+        in->st.in_flight--; /* else when committed */
     pthread_mutex_unlock(&in->mu);
     changed = __atomic_load_n(&j->changed, __ATOMIC_RELAXED);
     if (!changed && (rc == SV_OK || rc == SV_INTR) &&
@@ -1056,23 +1128,18 @@ static void store_one(struct sv_ingest *in, struct job *j, struct entry *e)
              !moved(fd, &st, __atomic_load_n(&j->done, __ATOMIC_RELAXED), 0,
                     why, sizeof(why)))
         snprintf(why, sizeof(why), "it changed while it was being read");
+    if (rc == SV_OK && !changed) {
+        queue_commit(in, e, pend, fd, &st, &res);
+        return;
+    }
     close(fd);
-    if (rc == SV_OK && changed) {
-        /* Committed before the change showed: take it back. */
-        enum sv_err r2 = sv_rm(in->v, e->name, NULL);
-
-        if (r2)
-            failf(in, e->path, e->name, e->size, SV_IO,
-                  "%s; removing the object stored from it failed: %s", why,
-                  sv_errmsg(r2));
-        else
-            failf(in, e->path, e->name, e->size, SV_IO, "%s; not stored", why);
-    } else if (rc == SV_OK) {
+    if (rc == SV_OK) {
+        /* stored, not committed: dropped (its shards deleted) */
+        sv_put_pending_release(in->v, pend);
         pthread_mutex_lock(&in->mu);
-        in->st.bytes_in += res.bytes;
-        add_usage(in, &res);
+        in->st.in_flight--;
         pthread_mutex_unlock(&in->mu);
-        emit(in, SV_INGEST_STORED, e->path, e->name, res.bytes, SV_OK, NULL);
+        failf(in, e->path, e->name, e->size, SV_IO, "%s; not stored", why);
     } else if (changed) {
         failf(in, e->path, e->name, e->size, SV_IO, "%s; not stored", why);
     } else if (rc == SV_INTR) {
@@ -1085,6 +1152,82 @@ static void store_one(struct sv_ingest *in, struct job *j, struct entry *e)
         pthread_mutex_unlock(&in->mu);
     }
     sv_put_result_release(&res);
+}
+
+/* The outcome of one committed (or not) object. */
+static void committed(struct sv_ingest *in, struct pitem *it)
+{
+    const char *msg = NULL;
+    enum sv_err rc = sv_put_pending_rc(it->p, &msg);
+    char why[256];
+
+    if (rc == SV_OK &&
+        moved(it->fd, &it->st0, it->res.bytes, 1, why, sizeof(why))) {
+        /* Committed before the change showed: take it back. */
+        enum sv_err r2 = sv_rm(in->v, it->name, NULL);
+
+        if (r2)
+            failf(in, it->path, it->name, it->size, SV_IO,
+                  "%s; removing the object stored from it failed: %s", why,
+                  sv_errmsg(r2));
+        else
+            failf(in, it->path, it->name, it->size, SV_IO, "%s; not stored",
+                  why);
+    } else if (rc == SV_OK) {
+        pthread_mutex_lock(&in->mu);
+        in->st.bytes_in += it->res.bytes;
+        add_usage(in, &it->res);
+        pthread_mutex_unlock(&in->mu);
+        emit(in, SV_INGEST_STORED, it->path, it->name, it->res.bytes, SV_OK,
+             NULL);
+    } else if (file_error(rc)) {
+        failf(in, it->path, it->name, it->size, rc, "%s", msg ? msg : "");
+    } else {
+        pthread_mutex_lock(&in->mu);
+        stop_locked(in, rc, msg ? msg : sv_strerror(rc));
+        pthread_mutex_unlock(&in->mu);
+    }
+    sv_put_pending_release(in->v, it->p); /* rolls back if not committed */
+    close(it->fd);
+    sv_put_result_release(&it->res);
+    free(it->path);
+    free(it->name);
+    free(it);
+    pthread_mutex_lock(&in->mu);
+    in->st.in_flight--;
+    pthread_mutex_unlock(&in->mu);
+}
+
+/* Commit what the workers stored, as many at once as are waiting. Objects
+ * complete when a stop comes are still committed. */
+static void *committer(void *arg)
+{
+    struct sv_ingest *in = arg;
+    struct sv_put_pending *p[COMMIT_MAX];
+    struct pitem *list, *it, *next;
+    size_t n;
+
+    for (;;) {
+        pthread_mutex_lock(&in->mu);
+        while (!in->chead && !in->cdone)
+            pthread_cond_wait(&in->cv_commit, &in->mu);
+        list = in->chead;
+        in->chead = in->ctail = NULL;
+        in->clen = 0;
+        pthread_cond_broadcast(&in->cv_croom);
+        pthread_mutex_unlock(&in->mu);
+        if (!list)
+            return NULL; /* cdone and nothing left */
+        for (n = 0, it = list; it && n < COMMIT_MAX; it = it->next)
+            p[n++] = it->p;
+        if (sv_put_commit(in->v, p, n)) {
+            /* each one's outcome is in its pending object */
+        }
+        for (it = list; it; it = next) {
+            next = it->next;
+            committed(in, it);
+        }
+    }
 }
 
 static void *worker(void *arg)
@@ -1163,6 +1306,8 @@ enum sv_err sv_ingest_new(struct sv_vault *v, const struct sv_ingest_opts *o,
     pthread_cond_init(&in->cv_work, NULL);
     pthread_cond_init(&in->cv_walk, NULL);
     pthread_cond_init(&in->cv_main, NULL);
+    pthread_cond_init(&in->cv_commit, NULL);
+    pthread_cond_init(&in->cv_croom, NULL);
     *out = in;
     return SV_OK;
 }
@@ -1189,6 +1334,8 @@ void sv_ingest_free(struct sv_ingest *in)
         pthread_cond_destroy(&in->cv_work);
         pthread_cond_destroy(&in->cv_walk);
         pthread_cond_destroy(&in->cv_main);
+        pthread_cond_destroy(&in->cv_commit);
+        pthread_cond_destroy(&in->cv_croom);
     }
     free_list(in->qhead);
     free_list(in->dhead);
@@ -1294,11 +1441,11 @@ static void deadline_in(struct timespec *ts, unsigned ms)
 
 enum sv_err sv_ingest_run(struct sv_ingest *in, struct sv_ingest_stats *stats)
 {
-    pthread_t walk;
+    pthread_t walk, commit;
     sigset_t all, old;
     double next_tick;
     unsigned i, started = 0;
-    int walk_ok;
+    int walk_ok, walk_started, commit_ok;
     enum sv_err rc = SV_OK;
 
     if (!in || in->ran)
@@ -1316,7 +1463,10 @@ enum sv_err sv_ingest_run(struct sv_ingest *in, struct sv_ingest_stats *stats)
     sigdelset(&all, SIGILL);
     sigdelset(&all, SIGABRT);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    walk_ok = pthread_create(&walk, NULL, walker, in) == 0;
+    walk_started = pthread_create(&walk, NULL, walker, in) == 0;
+    commit_ok =
+        walk_started && pthread_create(&commit, NULL, committer, in) == 0;
+    walk_ok = commit_ok; /* workers need both */
     in->njobs = in->o.jobs;
     for (i = 0; walk_ok && i < in->njobs; i++) {
         in->jobs[i].in = in;
@@ -1359,7 +1509,14 @@ enum sv_err sv_ingest_run(struct sv_ingest *in, struct sv_ingest_stats *stats)
     pthread_mutex_unlock(&in->mu);
     for (i = 0; i < started; i++)
         pthread_join(in->jobs[i].th, NULL);
-    if (walk_ok) {
+    if (commit_ok) {
+        pthread_mutex_lock(&in->mu);
+        in->cdone = 1;
+        pthread_cond_signal(&in->cv_commit);
+        pthread_mutex_unlock(&in->mu);
+        pthread_join(commit, NULL);
+    }
+    if (walk_started) {
         /* the walker sees the stop within POLL_MS */
         pthread_mutex_lock(&in->mu);
         if (!in->walk_done && !in->stop)

@@ -873,14 +873,138 @@ static enum sv_err put_segments(struct put_ctx *pc)
     return SV_OK;
 }
 
+/* An object stored and not yet committed (sv_put_opts.pending). */
+struct sv_put_pending {
+    struct sv_obj_rec rec;  /* name malloc'd */
+    struct sv_seg_rec *last; /* the final segment's record */
+    struct sv_intent intent; /* what to delete if it is dropped */
+    int lock_fd;
+    int done; /* committed or rolled back */
+    enum sv_err rc;
+    char msg[SV_ERRMSG_MAX];
+};
+
+/* After the commit of p: the version it replaced is no longer reachable;
+ * free its space now (its delete intent makes a later open finish if this
+ * cannot). */
+static void after_commit(struct sv_vault *v, struct sv_put_pending *p,
+                         struct sv_obj_rec *retired)
+{
+    if (retired->name) {
+        enum sv_err r2 = sv_vault_collect(v, retired->oid, NULL, NULL);
+
+        if (r2)
+            sv_warn("put '%s': the replaced version: %s", p->rec.name,
+                    sv_errmsg(r2));
+        sv_obj_rec_release(retired);
+    }
+    sv_vault_unlock_upload(v, p->rec.oid, p->lock_fd);
+    p->lock_fd = -1;
+    p->done = 1;
+    p->rc = SV_OK;
+}
+
+/* Delete what p stored and release its upload (rc/msg say why). */
+static void roll_back(struct sv_vault *v, struct sv_put_pending *p)
+{
+    enum sv_err r2 = sv_vault_collect(v, p->rec.oid, &p->intent, NULL);
+
+    if (r2)
+        sv_warn("put '%s': cleaning up: %s", p->rec.name, sv_errmsg(r2));
+    /* Released after the cleanup: if it failed, the intent stays and the
+     * next open collects it. */
+    sv_vault_unlock_upload(v, p->rec.oid, p->lock_fd);
+    p->lock_fd = -1;
+    p->done = 1;
+}
+
+/* Commit p alone. */
+static enum sv_err commit_one(struct sv_vault *v, struct sv_put_pending *p)
+{
+    struct sv_obj_rec retired;
+    enum sv_err rc;
+
+    memset(&retired, 0, sizeof(retired));
+    sv_crashpoint("put:before-commit");
+    rc = sv_cat_commit_with_segment(v->cat, p->last, &p->rec, &retired);
+    sv_crashpoint("put:after-commit");
+    if (rc) {
+        rc = sv_err_wrap(rc, "put '%s': commit: ", p->rec.name);
+        p->rc = rc;
+        sv_err_copy(rc, p->msg, sizeof(p->msg));
+        return rc;
+    }
+    after_commit(v, p, &retired);
+    return SV_OK;
+}
+
+enum sv_err sv_put_commit(struct sv_vault *v, struct sv_put_pending **p,
+                          size_t n)
+{
+    struct sv_obj_rec *retired = NULL;
+    enum sv_err rc;
+    size_t i, bad = n;
+    int grouped = 0;
+
+    if (!v || (!p && n))
+        return sv_err_set(SV_INVAL, "put commit: no vault or objects");
+    /* one transaction for all of them, when every one fits in it */
+    if (n > 1 && (retired = calloc(n, sizeof(*retired))) != NULL &&
+        sv_cat_batch_begin(v->cat) == SV_OK) {
+        sv_crashpoint("put:before-commit");
+        for (rc = SV_OK, i = 0; !rc && i < n; i++)
+            if (!p[i]->done)
+                rc = sv_cat_commit_with_segment(v->cat, p[i]->last,
+                                                &p[i]->rec, &retired[i]);
+        grouped = sv_cat_batch_end(v->cat, !rc) == SV_OK && !rc;
+        if (grouped) {
+            sv_crashpoint("put:after-commit");
+            for (i = 0; i < n; i++)
+                if (!p[i]->done)
+                    after_commit(v, p[i], &retired[i]);
+        } else {
+            for (i = 0; i < n; i++)
+                sv_obj_rec_release(&retired[i]);
+        }
+    }
+    free(retired);
+    for (i = 0; !grouped && i < n; i++)
+        if (!p[i]->done && commit_one(v, p[i]) && bad == n)
+            bad = i;
+    if (bad == n)
+        return SV_OK;
+    return sv_err_set(p[bad]->rc, "%s", p[bad]->msg);
+}
+
+enum sv_err sv_put_pending_rc(const struct sv_put_pending *p, const char **msg)
+{
+    if (msg)
+        *msg = p && p->rc ? p->msg : NULL;
+    return p ? p->rc : SV_INVAL;
+}
+
+void sv_put_pending_release(struct sv_vault *v, struct sv_put_pending *p)
+{
+    if (!p)
+        return;
+    if (!p->done && v)
+        roll_back(v, p);
+    free(p->rec.name);
+    free(p->last);
+    free(p->intent.shards);
+    free(p);
+}
+
 enum sv_err sv_put(struct sv_vault *v, const char *name, int fd,
                    const struct sv_put_opts *opts, struct sv_put_result *result)
 {
     struct put_ctx *pc = NULL;
-    struct sv_obj_rec retired;
+    struct sv_put_pending *pend = NULL;
     enum sv_err rc;
     size_t i;
 
+    if (opts && opts->pending)
+        *opts->pending = NULL;
     if (!v)
         return sv_err_set(SV_INVAL, "put: no vault");
     rc = sv_check_name(name);
@@ -896,8 +1020,17 @@ enum sv_err sv_put(struct sv_vault *v, const char *name, int fd,
                           "data keys)",
                           name);
     pc = calloc(1, sizeof(*pc));
-    if (!pc)
+    pend = calloc(1, sizeof(*pend));
+    if (pend)
+        pend->rec.name = strdup(name);
+    if (!pc || !pend || !pend->rec.name) {
+        free(pc);
+        if (pend)
+            free(pend->rec.name);
+        free(pend);
         return sv_err_set(SV_NOMEM, "put '%s': out of memory", name);
+    }
+    pend->lock_fd = -1;
     pc->v = v;
     pc->name = name;
     pc->opts = opts;
@@ -919,25 +1052,34 @@ enum sv_err sv_put(struct sv_vault *v, const char *name, int fd,
                         name);
         goto fail;
     }
-    memset(&retired, 0, sizeof(retired));
-    sv_crashpoint("put:before-commit");
-    rc = sv_cat_commit_with_segment(v->cat, pc->last, &pc->rec, &retired);
-    sv_crashpoint("put:after-commit");
-    if (rc) {
-        rc = sv_err_wrap(rc, "put '%s': commit: ", name);
-        goto fail;
-    }
-    if (retired.name) {
-        /* The old version is no longer reachable; free its space now (its
-         * delete intent makes a later open finish if this cannot). */
-        enum sv_err r2 = sv_vault_collect(v, retired.oid, NULL, NULL);
+    /* Hand the object over to a pending commit (owning what it needs). */
+    {
+        char *own = pend->rec.name;
 
-        if (r2)
-            sv_warn("put '%s': the replaced version: %s", name, sv_errmsg(r2));
-        sv_obj_rec_release(&retired);
+        pend->rec = pc->rec;
+        pend->rec.name = own;
     }
-    sv_vault_unlock_upload(v, pc->rec.oid, pc->lock_fd);
+    pend->last = pc->last;
+    pc->last = NULL;
+    pend->intent = pc->intent;
+    pend->intent.name = pend->rec.name;
+    pc->intent.shards = NULL;
+    pend->lock_fd = pc->lock_fd;
     pc->lock_fd = -1;
+    if (opts && opts->pending) {
+        *opts->pending = pend;
+        pend = NULL;
+    } else {
+        rc = commit_one(v, pend);
+        if (rc)
+            snprintf(pc->msg, sizeof(pc->msg), "%s", pend->msg);
+        sv_put_pending_release(v, pend); /* rolls back if it failed */
+        pend = NULL;
+        if (rc) {
+            sv_err_set(rc, "%s", pc->msg);
+            goto out;
+        }
+    }
     if (result) {
         *result = pc->res;
         pc->res.prov = NULL;
@@ -962,6 +1104,8 @@ fail:
          * the next open collects it. */
         sv_vault_unlock_upload(v, pc->rec.oid, pc->lock_fd);
     }
+    free(pend->rec.name);
+    free(pend);
 out:
     sodium_memzero(pc->dek, sizeof(pc->dek));
     for (i = 0; i < PUT_DEPTH_MAX; i++)

@@ -110,7 +110,33 @@ struct sv_put_opts {
     sv_progress_fn *progress;
     void *progress_ctx;
     int hash; /* nonzero: record BLAKE2b-256 of the plaintext (costs CPU) */
+    /* non-NULL: store everything but do not commit; *pending gets the
+     * object, for sv_put_commit (see below) */
+    struct sv_put_pending **pending;
 };
+
+/*
+ * Deferred commits. A put with opts->pending set stores every shard and
+ * returns SV_OK with *pending holding the object, still invisible and its
+ * upload still locked; sv_put_commit then commits such objects, several in
+ * one catalog transaction (a batch of small files then costs one catalog
+ * write instead of one each, and the putting threads need not wait for the
+ * catalog's single writer). sv_put_pending_release frees one, first
+ * deleting its shards if it was not committed. A crash before the commit
+ * leaves the object to the next open's recovery, like any put in flight.
+ */
+struct sv_put_pending;
+
+/* Commit the n objects of p (one transaction if all fit in it, else one
+ * each). SV_OK if all committed; else the first failure, with its
+ * sentence; sv_put_pending_rc tells each one's outcome. Each committed
+ * object retires the version it replaces. */
+enum sv_err sv_put_commit(struct sv_vault *v, struct sv_put_pending **p,
+                          size_t n) SV_MUST_CHECK;
+/* p's commit outcome (SV_OK before a commit was tried) and its sentence. */
+enum sv_err sv_put_pending_rc(const struct sv_put_pending *p, const char **msg);
+/* Free p; if it was not committed, delete its shards first. */
+void sv_put_pending_release(struct sv_vault *v, struct sv_put_pending *p);
 
 /*
  * Store everything readable from fd as object name (a new version if it
