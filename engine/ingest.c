@@ -41,6 +41,8 @@
 
 #define QUEUE_MAX 1024       /* entries listed ahead of the workers */
 #define COMMIT_MAX 128       /* objects stored and waiting for the commit */
+#define COMMIT_WAKE 32       /* waiting objects that wake the committer */
+#define COMMIT_LINGER_MS 1   /* how long it waits for more once one waits */
 #define DEFER_MAX 4096       /* large files set aside while memory is short */
 #define OVERHEAD  (64 << 10) /* per put, besides the segment buffers */
 #define HASH_BUF  (1 << 20)
@@ -1030,7 +1032,9 @@ static void queue_commit(struct sv_ingest *in, struct entry *e,
         in->chead = it;
     in->ctail = it;
     in->clen++;
-    pthread_cond_signal(&in->cv_commit);
+    /* the first one wakes it to linger; then only a batch's worth */
+    if (in->clen == 1 || in->clen >= COMMIT_WAKE)
+        pthread_cond_signal(&in->cv_commit);
     pthread_mutex_unlock(&in->mu);
 }
 
@@ -1154,6 +1158,8 @@ static void store_one(struct sv_ingest *in, struct job *j, struct entry *e)
     sv_put_result_release(&res);
 }
 
+static void deadline_in(struct timespec *ts, unsigned ms);
+
 /* The outcome of one committed (or not) object. */
 static void committed(struct sv_ingest *in, struct pitem *it)
 {
@@ -1208,9 +1214,17 @@ static void *committer(void *arg)
     size_t n;
 
     for (;;) {
+        struct timespec ts;
+
         pthread_mutex_lock(&in->mu);
         while (!in->chead && !in->cdone)
             pthread_cond_wait(&in->cv_commit, &in->mu);
+        /* Linger a moment for more to commit in the same transaction
+         * (each wake-up and each transaction costs more than a file). */
+        deadline_in(&ts, COMMIT_LINGER_MS);
+        while (in->chead && in->clen < COMMIT_WAKE && !in->cdone &&
+               pthread_cond_timedwait(&in->cv_commit, &in->mu, &ts) == 0) {
+        }
         list = in->chead;
         in->chead = in->ctail = NULL;
         in->clen = 0;
