@@ -18,7 +18,12 @@
  * shard tasks (authenticator + PUT). Up to depth segments are in flight,
  * so with jobs cores every stage, the AEAD included, runs on all of them;
  * this thread finishes segments in order (substitutes, quorum, segment
- * record), running queued tasks while it waits.
+ * record), running queued tasks while it waits. Small segments going to
+ * fast providers skip the pool (INLINE_SHARD).
+ *
+ * Commit: by this call, or deferred (sv_put_opts.pending): the object is
+ * then handed over stored and locked, and sv_put_commit commits several
+ * such objects in one catalog transaction.
  *
  * Crash safety: the intent lists the planned shards of every segment in
  * flight and is written before the first PUT of each; the segment record
