@@ -51,7 +51,7 @@
 #include "engine/shard.h"
 
 #define SUBST_ROUNDS 3    /* substitution rounds per segment */
-#define PUT_DEPTH_MAX 9   /* segments in flight at most (jobs + 1) */
+#define PUT_DEPTH_MAX (SV_JOBS_MAX + 1) /* segments in flight at most */
 /* A segment whose shards are at most INLINE_SHARD bytes, going to
  * providers whose calls take under INLINE_US, is sealed and stored by this
  * thread: handing such calls to other threads costs more than they do (a

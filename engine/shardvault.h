@@ -58,7 +58,7 @@ struct sv_open_opts {
      * after the other; N > 1 keeps N + 1 segments in flight (sealing,
      * encoding, storing; fetching, opening) so every stage runs on all N.
      * 0 (default): the CPUs this process may run on (its affinity mask),
-     * at most 8. */
+     * at most 4 (each core in use holds about one more segment). */
     unsigned jobs;
 };
 

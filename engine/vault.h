@@ -34,7 +34,11 @@ struct sv_vprov {
 };
 
 #define SV_EC_CACHE 8
-#define SV_JOBS_MAX 8 /* cores one put or get keeps busy, at most */
+/* Cores one put or get keeps busy, at most: a put holds jobs + 1 segment
+ * buffers (12 MiB each at the default 8 MiB segments, k=4 m=2), a get
+ * jobs + 3 (about 16 MiB each), and four cores already seal at ~6 GB/s,
+ * more than the providers take. */
+#define SV_JOBS_MAX 4
 
 /* The CPUs this process may run on (its affinity mask), at least 1. */
 unsigned sv_cpus(void);
