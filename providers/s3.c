@@ -23,7 +23,8 @@
  * borrows an easy handle from a small pool (at most max_connections);
  * a handle keeps its connection and DNS cache across calls, so a busy
  * provider reuses its connections. The secret lives only in this state
- * (wiped on close) and in curl's handle; it is never logged.
+ * (wiped on close) and in curl's handle (libcurl's memory is wiped when
+ * freed: providers/curlmem.c); it is never logged.
  */
 #include "providers/provider.h"
 
@@ -41,6 +42,7 @@
 #include <unistd.h>
 
 #include "engine/log.h"
+#include "providers/curlmem.h"
 #include "providers/s3_xml.h"
 
 #define S3_KEY_MAX      1024
@@ -111,7 +113,11 @@ static CURLcode curl_init_rc;
 
 static void curl_init(void)
 {
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* libcurl's copies of the secret are wiped when it frees them (if the
+     * program initialised libcurl first, its own allocator stays) */
+    curl_init_rc = curl_global_init_mem(
+        CURL_GLOBAL_DEFAULT, sv_curl_malloc, sv_curl_free, sv_curl_realloc,
+        sv_curl_strdup, sv_curl_calloc);
 }
 
 /* ------------------------------------------------------------ strings */
