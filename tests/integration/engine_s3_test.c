@@ -18,6 +18,7 @@
 #include "engine/shardvault.h"
 #include "engine/vault.h"
 #include "tests/lib/s3servers.h"
+#include "tests/lib/s3vault.h"
 #include "tests/lib/testutil.h"
 #include "tests/lib/tvault.h"
 
@@ -28,13 +29,13 @@
  * prefix. */
 static void s3_vault(struct tv *t, char **prefix)
 {
+    const struct s3v_opts o = {.timeout = 20, .connect_timeout = 5};
     const struct tu_s3_server *srv;
     struct sv_provider *p;
-    size_t n, i, len = 0, cap = 8192;
-    char *text = malloc(cap), up[64];
+    size_t n, i;
+    char *text;
     enum sv_err rc;
 
-    cr_assert(text);
     srv = tu_s3_servers(&n);
     cr_assert_geq(n, 6, "the engine tests need six S3 servers");
     /* opening each once sets its credentials in the environment and takes
@@ -43,25 +44,7 @@ static void s3_vault(struct tv *t, char **prefix)
         p = tu_s3_open(&srv[i], NULL, 0, i == 0 ? prefix : NULL);
         sv_prov_close(p);
     }
-    len += (size_t)snprintf(text + len, cap - len,
-                            "[vault]\nk = 4\nm = 2\nsegment_size = 64K\n"
-                            "shard_prefix = %s\n",
-                            *prefix);
-    for (i = 0; i < 6; i++) {
-        size_t j;
-
-        snprintf(up, sizeof(up), "%s", srv[i].name);
-        for (j = 0; up[j]; j++)
-            up[j] = (char)(up[j] >= 'a' && up[j] <= 'z' ? up[j] - 32 : up[j]);
-        len += (size_t)snprintf(
-            text + len, cap - len,
-            "\n[provider \"%s\"]\ntype = s3\nendpoint = %s\nbucket = %s\n"
-            "region = %s\ncredentials = env:SVT_%s\nowner = %s\n"
-            "jurisdiction = %s\nconnect_timeout = 5\ntimeout = 20\n",
-            srv[i].name, srv[i].endpoint, srv[i].bucket, srv[i].region, up,
-            srv[i].name, srv[i].name);
-        cr_assert_lt(len, cap);
-    }
+    text = s3v_config(srv, 6, *prefix, &o);
     memset(t, 0, sizeof(*t));
     t->tmp = tu_tmpdir("engine-s3");
     cr_assert(asprintf(&t->dir, "%s/vault", t->tmp) > 0);

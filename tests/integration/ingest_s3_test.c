@@ -23,58 +23,43 @@
 #include "tests/lib/icmd.h"
 #include "tests/lib/itree.h"
 #include "tests/lib/s3servers.h"
+#include "tests/lib/s3vault.h"
 #include "tests/lib/testutil.h"
 #include "tests/lib/tvault.h"
 
 #define SEG (64u << 10)
 
-struct s3v {
+struct is3v {
     char *tmp, *vault, *src, *err, *prefix;
     struct it_tree tree;
 };
 
 /* A vault whose six providers are the six servers, under a shard prefix
  * of its own; the standard tree plus a batch of files in tmp/src. */
-static void s3v_make(struct s3v *s)
+static void is3v_make(struct is3v *s)
 {
+    const struct s3v_opts opts = {
+        .fault = {1, 1, 1, 1, 1, 1}, .timeout = 20, .connect_timeout = 5};
     const struct tu_s3_server *srv;
-    size_t n, i, len = 0, cap = 8192;
-    char *text = malloc(cap), rel[32];
+    size_t n, i;
+    char *text, rel[32];
     enum sv_err rc;
 
     memset(s, 0, sizeof(*s));
     srv = tu_s3_servers(&n);
     cr_assert_geq(n, 6, "six S3 servers expected, $SV_S3_ENV has %zu", n);
     s->tmp = tu_tmpdir("ingests3");
-    cr_assert(s->tmp && text);
+    cr_assert(s->tmp);
     cr_assert(asprintf(&s->vault, "%s/vault", s->tmp) > 0);
     cr_assert(asprintf(&s->src, "%s/src", s->tmp) > 0);
     cr_assert(asprintf(&s->err, "%s/stderr", s->tmp) > 0);
     cr_assert(asprintf(&s->prefix, "ing-%ld-%lx", (long)getpid(),
                        (unsigned long)time(NULL)) > 0);
-    len += (size_t)snprintf(text + len, cap - len,
-                            "[vault]\nk = 4\nm = 2\nsegment_size = 64K\n"
-                            "shard_prefix = %s\n",
-                            s->prefix);
-    for (i = 0; i < 6; i++) {
-        char ename[64];
-        size_t j;
-
-        /* also sets SVT_<NAME>_* in this process for the children */
+    /* opening each server sets its SVT_<NAME>_* credentials in this
+     * process, for the children too */
+    for (i = 0; i < 6; i++)
         sv_prov_close(tu_s3_open(&srv[i], NULL, 0, NULL));
-        snprintf(ename, sizeof(ename), "SVT_%s", srv[i].name);
-        for (j = 4; ename[j]; j++)
-            if (ename[j] >= 'a' && ename[j] <= 'z')
-                ename[j] = (char)(ename[j] - 'a' + 'A');
-        len += (size_t)snprintf(
-            text + len, cap - len,
-            "\n[provider \"%s\"]\ntype = fault\ninner = s3\nendpoint = %s\n"
-            "bucket = %s\nregion = %s\ncredentials = env:%s\n"
-            "timeout = 20\nowner = o-%s\njurisdiction = J-%s\n",
-            srv[i].name, srv[i].endpoint, srv[i].bucket, srv[i].region, ename,
-            srv[i].name, srv[i].name);
-    }
-    cr_assert_lt(len, cap);
+    text = s3v_config(srv, 6, s->prefix, &opts);
     rc = sv_vault_create(s->vault, text, 0, 0, NULL);
     cr_assert_eq(rc, SV_OK, "create: %s", sv_errmsg(rc));
     free(text);
@@ -87,7 +72,7 @@ static void s3v_make(struct s3v *s)
 }
 
 /* Delete every shard the test left (under its prefix) on every server. */
-static void s3v_free(struct s3v *s)
+static void is3v_free(struct is3v *s)
 {
     const struct tu_s3_server *srv;
     size_t n, i;
@@ -108,7 +93,7 @@ static void s3v_free(struct s3v *s)
     free(s->prefix);
 }
 
-static int ingest(struct s3v *s, const char *env, json_t **j)
+static int ingest(struct is3v *s, const char *env, json_t **j)
 {
     return ic_ingest(env, s->vault, s->err, j, "'%s' --jobs 2", s->src);
 }
@@ -127,7 +112,7 @@ static int ingest(struct s3v *s, const char *env, json_t **j)
  * vault's prefix: the same count for 1 s, polled every 100 ms (at most
  * 20 s). Fast when nothing is in flight; never asserts on time.
  */
-static void settle(struct s3v *s)
+static void settle(struct is3v *s)
 {
     struct sv_open_opts o = {.flags = SV_OPEN_READONLY};
     uint64_t last = UINT64_MAX, n;
@@ -146,12 +131,12 @@ static void settle(struct s3v *s)
 
 Test(ingest_s3, tree_then_an_unchanged_rerun)
 {
-    struct s3v s;
+    struct is3v s;
     struct it_objs none = {0};
     json_t *j;
     int rc;
 
-    s3v_make(&s);
+    is3v_make(&s);
     rc = ingest(&s, NULL, &j);
     cr_assert_eq(rc, 0, "%s", err_text(&s));
     cr_assert_eq(jint(j, "stored"), s.tree.n);
@@ -162,17 +147,17 @@ Test(ingest_s3, tree_then_an_unchanged_rerun)
     cr_assert_eq(jint(j, "skipped"), s.tree.n);
     cr_assert_eq(jputs(j), 0);
     json_decref(j);
-    s3v_free(&s);
+    is3v_free(&s);
 }
 
 Test(ingest_s3, sigint_then_resume)
 {
-    struct s3v s;
+    struct is3v s;
     struct it_objs first;
     json_t *j;
     int rc;
 
-    s3v_make(&s);
+    is3v_make(&s);
     rc = ingest(&s,
                 "SV_INGEST_HOOK='[ \"$1:${2##*/}\" = read:f006 ] && "
                 "kill -INT $PPID; true'",
@@ -193,7 +178,7 @@ Test(ingest_s3, sigint_then_resume)
     ic_check_resumed(s.vault, &s.tree, &first, j, 6);
     json_decref(j);
     it_objs_release(&first);
-    s3v_free(&s);
+    is3v_free(&s);
 }
 
 Test(ingest_s3, sigkill_at_crash_points_then_resume)
@@ -202,11 +187,11 @@ Test(ingest_s3, sigkill_at_crash_points_then_resume)
 
     /* the number of crash points of a whole run */
     {
-        struct s3v s;
+        struct is3v s;
         char *log, *env;
         json_t *j;
 
-        s3v_make(&s);
+        is3v_make(&s);
         cr_assert(asprintf(&log, "%s/points", s.tmp) > 0);
         cr_assert(asprintf(&env, "SV_CRASH_LOG='%s'", log) > 0);
         cr_assert_eq(ingest(&s, env, &j), 0, "%s", err_text(&s));
@@ -214,19 +199,19 @@ Test(ingest_s3, sigkill_at_crash_points_then_resume)
         total = ic_lines(log);
         free(env);
         free(log);
-        s3v_free(&s);
+        is3v_free(&s);
     }
     cr_assert_gt(total, 100);
     srand(seed);
     for (trial = 0; trial < 4; trial++) {
         unsigned at = 1 + (unsigned)rand() % (total * 9 / 10);
-        struct s3v s;
+        struct is3v s;
         struct it_objs first;
         char env[64], *e;
         json_t *j;
         int rc;
 
-        s3v_make(&s);
+        is3v_make(&s);
         snprintf(env, sizeof(env), "SV_CRASH_AT=%u", at);
         rc = ingest(&s, env, &j);
         cr_assert_eq(rc, 128 + 9, "point %u (seed %u): status %d", at, seed,
@@ -240,21 +225,21 @@ Test(ingest_s3, sigkill_at_crash_points_then_resume)
         ic_check_resumed(s.vault, &s.tree, &first, j, 6);
         json_decref(j);
         it_objs_release(&first);
-        s3v_free(&s);
+        is3v_free(&s);
     }
 }
 
 Test(ingest_s3, providers_below_the_quorum_stop_cleanly)
 {
     const struct tu_s3_server *srv;
-    struct s3v s;
+    struct is3v s;
     struct sv_vault *v;
     char env[512], *e;
     size_t n, i, len = 0;
     json_t *j;
     int rc;
 
-    s3v_make(&s);
+    is3v_make(&s);
     srv = tu_s3_servers(&n);
     for (i = 0; i < 4; i++) {
         char name[64];
@@ -278,5 +263,5 @@ Test(ingest_s3, providers_below_the_quorum_stop_cleanly)
     v = it_open_ro(s.vault);
     it_check_accounted(v); /* nothing half-committed, nothing left */
     sv_vault_close(v);
-    s3v_free(&s);
+    is3v_free(&s);
 }

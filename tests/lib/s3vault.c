@@ -38,38 +38,25 @@ static void fault_lock(void)
     free(path);
 }
 
-void s3v_make(struct s3v *s, const struct s3v_opts *o)
+char *s3v_config(const struct tu_s3_server *srv, size_t n, const char *prefix,
+                 const struct s3v_opts *o)
 {
     static const struct s3v_opts none;
     size_t i, len = 0, cap = 16384;
     char *text = malloc(cap), up[64];
-    struct sv_provider *p;
-    enum sv_err rc;
 
     o = o ? o : &none;
-    memset(s, 0, sizeof(*s));
     cr_assert(text);
-    fault_lock();
-    s->srv = tu_s3_servers(&s->nsrv);
-    cr_assert_geq(s->nsrv, 6, "six S3 servers are needed");
-    s->nsrv = s->nsrv > S3V_MAX ? S3V_MAX : s->nsrv;
-    for (i = 0; i < s->nsrv; i++)
-        tu_s3_lock(&s->srv[i], (o->exclusive >> i) & 1);
-    /* opening sets the credentials in the environment (env:SVT_NAME) */
-    for (i = 0; i < s->nsrv; i++) {
-        p = tu_s3_open(&s->srv[i], NULL, 0, i == 0 ? &s->prefix : NULL);
-        sv_prov_close(p);
-    }
     len += (size_t)snprintf(text + len, cap - len,
                             "[vault]\nk = %u\nm = %u\nsegment_size = %s\n"
                             "shard_prefix = %s\n",
                             o->k ? o->k : 4, o->m ? o->m : 2,
-                            o->segsize ? o->segsize : "64K", s->prefix);
+                            o->segsize ? o->segsize : "64K", prefix);
     if (o->policy)
         len += (size_t)snprintf(text + len, cap - len, "\n[policy]\n%s\n",
                                 o->policy);
-    for (i = 0; i < s->nsrv; i++) {
-        const struct tu_s3_server *v = &s->srv[i];
+    for (i = 0; i < n && i < S3V_MAX; i++) {
+        const struct tu_s3_server *v = &srv[i];
         size_t j;
 
         snprintf(up, sizeof(up), "%s", v->name);
@@ -79,13 +66,37 @@ void s3v_make(struct s3v *s, const struct s3v_opts *o)
             text + len, cap - len,
             "\n[provider \"%s\"]\ntype = %s\nendpoint = %s\nbucket = %s\n"
             "region = %s\ncredentials = env:SVT_%s\nowner = %s\n"
-            "jurisdiction = %s\nconnect_timeout = 2\ntimeout = %u\n%s%s",
+            "jurisdiction = %s\nconnect_timeout = %u\ntimeout = %u\n%s%s",
             v->name, o->fault[i] ? "fault\ninner = s3" : "s3", v->endpoint,
             v->bucket, v->region, up, v->name, v->name,
-            o->timeout ? o->timeout : 4,
-            o->extra[i] ? o->extra[i] : "", o->extra[i] ? "\n" : "");
+            o->connect_timeout ? o->connect_timeout : 2,
+            o->timeout ? o->timeout : 4, o->extra[i] ? o->extra[i] : "",
+            o->extra[i] ? "\n" : "");
         cr_assert_lt(len, cap);
     }
+    return text;
+}
+
+void s3v_make(struct s3v *s, const struct s3v_opts *o)
+{
+    struct sv_provider *p;
+    enum sv_err rc;
+    char *text;
+    size_t i;
+
+    memset(s, 0, sizeof(*s));
+    fault_lock();
+    s->srv = tu_s3_servers(&s->nsrv);
+    cr_assert_geq(s->nsrv, 6, "six S3 servers are needed");
+    s->nsrv = s->nsrv > S3V_MAX ? S3V_MAX : s->nsrv;
+    for (i = 0; i < s->nsrv; i++)
+        tu_s3_lock(&s->srv[i], o && (o->exclusive >> i) & 1);
+    /* opening sets the credentials in the environment (env:SVT_NAME) */
+    for (i = 0; i < s->nsrv; i++) {
+        p = tu_s3_open(&s->srv[i], NULL, 0, i == 0 ? &s->prefix : NULL);
+        sv_prov_close(p);
+    }
+    text = s3v_config(s->srv, s->nsrv, s->prefix, o);
     s->t.tmp = tu_tmpdir("s3v");
     cr_assert(asprintf(&s->t.dir, "%s/vault", s->t.tmp) > 0);
     rc = sv_vault_create(s->t.dir, text, 0, 0, &s->t.v);

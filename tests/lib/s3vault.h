@@ -25,6 +25,7 @@ struct s3v_opts {
     int fault[S3V_MAX];     /* nonzero: type = fault, inner = s3 */
     unsigned k, m;          /* 0: 4 and 2 */
     unsigned timeout;       /* s3 timeout in seconds; 0: 4 */
+    unsigned connect_timeout; /* seconds; 0: 2 */
 };
 
 struct s3v {
@@ -33,6 +34,13 @@ struct s3v {
     const struct tu_s3_server *srv;
     size_t nsrv;
 };
+
+/* The config text (malloc'd) of a vault on the first n (at most S3V_MAX)
+ * servers under shard prefix, as s3v_make writes it; for suites that lock
+ * and open the servers their own way. Credentials come from env:SVT_NAME,
+ * which opening a server (tu_s3_open) sets. */
+char *s3v_config(const struct tu_s3_server *srv, size_t n, const char *prefix,
+                 const struct s3v_opts *o);
 
 /* Lock, then create and open the vault (providers named after the
  * servers, each its own owner and jurisdiction, connect_timeout 2 s,
