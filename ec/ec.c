@@ -377,6 +377,15 @@ void sv_ec_stats(struct sv_ec *ec, struct sv_ec_stats *out)
     pthread_mutex_unlock(&ec->lock);
 }
 
+void *sv_ec_alloc(size_t len)
+{
+    void *p = NULL;
+
+    if (posix_memalign(&p, SV_EC_ALIGN, len ? len : SV_EC_ALIGN))
+        return NULL;
+    return p;
+}
+
 size_t sv_ec_chunk_len(unsigned k, size_t len)
 {
     size_t c;

@@ -77,6 +77,10 @@ void sv_ec_stats(struct sv_ec *ec, struct sv_ec_stats *out);
  */
 size_t sv_ec_chunk_len(unsigned k, size_t len);
 
+/* len bytes (at least SV_EC_ALIGN) aligned for the codec; NULL when out of
+ * memory. Release with free(). */
+void *sv_ec_alloc(size_t len);
+
 /*
  * A stripe: n chunk buffers of chunk_len bytes in one allocation, laid out
  * at chunk_len + a few KiB apart (not at power-of-two spacing, which costs

@@ -88,15 +88,6 @@ struct get_ctx {
     uint64_t around, *around_by_prov;
 };
 
-static void *xalign(size_t len)
-{
-    void *p = NULL;
-
-    if (posix_memalign(&p, SV_EC_ALIGN, len ? len : SV_EC_ALIGN))
-        return NULL;
-    return p;
-}
-
 /* ---- one shard: fetch and check (shared with verify and repair) ----- */
 
 size_t sv_seg_shard_len(const struct sv_seg_rec *rec)
@@ -237,10 +228,10 @@ static struct get_seg *seg_new(struct get_ctx *gc)
     sv_batch_init(&gs->obatch);
     gs->gc = gc;
     gs->otask.fn = open_run;
-    gs->data = xalign(gc->k * gc->chunk_max);
+    gs->data = sv_ec_alloc(gc->k * gc->chunk_max);
     /* Untouched shard buffers cost no memory: parity ones are only
      * written when a data shard is missing. */
-    gs->bufs = xalign(gc->n * gc->buf_len);
+    gs->bufs = sv_ec_alloc(gc->n * gc->buf_len);
     if (!gs->data || !gs->bufs) {
         seg_free(gs);
         return NULL;

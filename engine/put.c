@@ -132,15 +132,6 @@ struct put_ctx {
     struct sv_put_result res;
 };
 
-static void *xalign(size_t len)
-{
-    void *p = NULL;
-
-    if (posix_memalign(&p, SV_EC_ALIGN, len ? len : SV_EC_ALIGN))
-        return NULL;
-    return p;
-}
-
 static void seg_free(struct put_seg *s)
 {
     if (!s)
@@ -160,8 +151,8 @@ static enum sv_err seg_size(struct put_ctx *pc, struct put_seg *s, size_t cap,
 {
     size_t chunk = sv_ec_chunk_len(pc->k, cap + SV_SEAL_TAG);
     size_t stride = chunk + STRIPE_GAP;
-    uint8_t *data = xalign(pc->k * chunk);
-    uint8_t *parity = xalign(pc->m * stride);
+    uint8_t *data = sv_ec_alloc(pc->k * chunk);
+    uint8_t *parity = sv_ec_alloc(pc->m * stride);
 
     if (!data || !parity) {
         free(data);

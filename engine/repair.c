@@ -831,12 +831,13 @@ int sv_rp_shard_room(uint8_t **bufs, size_t *have, unsigned n,
 {
     size_t c = (sv_seg_shard_len(rec) + 1 + SV_EC_ALIGN - 1) &
                ~(size_t)(SV_EC_ALIGN - 1);
-    void *p = NULL;
+    void *p;
 
     *cap = c;
     if (*have >= c * n)
         return 0;
-    if (posix_memalign(&p, SV_EC_ALIGN, c * n))
+    p = sv_ec_alloc(c * n);
+    if (!p)
         return -1;
     free(*bufs);
     *bufs = p;

@@ -594,9 +594,9 @@ static void repair_one(struct rjob *j, const struct work *w)
     if (nlost) {
         outlen = (size_t)nlost * s->chunk_len;
         if (j->outhave < outlen) {
-            void *p = NULL;
+            void *p = sv_ec_alloc(outlen);
 
-            if (posix_memalign(&p, SV_EC_ALIGN, outlen)) {
+            if (!p) {
                 sv_rp_error(r, "%s segment %u: out of memory", j->oh,
                             s->segment);
                 j->st.segments_failed++;

@@ -876,3 +876,20 @@ Test(ec_negative, stats_and_release_null)
     sv_ec_free(ec);
     sv_ec_stripe_release(NULL);
 }
+
+/* Buffers for the codec: aligned, usable for at least SV_EC_ALIGN bytes
+ * even when 0 are asked for. */
+Test(ec, alloc_is_aligned)
+{
+    static const size_t lens[] = {0, 1, 63, 64, 65, 4096, 1 << 20};
+    size_t i;
+
+    for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        uint8_t *p = sv_ec_alloc(lens[i]);
+
+        cr_assert(p, "no buffer for %zu bytes", lens[i]);
+        cr_assert_eq((uintptr_t)p % SV_EC_ALIGN, 0, "%zu bytes", lens[i]);
+        memset(p, 0xAB, lens[i] ? lens[i] : SV_EC_ALIGN);
+        free(p);
+    }
+}
