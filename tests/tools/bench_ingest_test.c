@@ -18,7 +18,7 @@ Test(bench_ingest, tiny_trees_run_and_check_out)
     cr_assert(dir);
     st = tu_run(&out,
                 "'%s' bench ingest --dir '%s' --small 40 --large-gb 0.0078125 "
-                "--file-mb 4 --bound-size 4M",
+                "--file-mb 4 --bound-size 4M --runs 1",
                 tu_bin(), dir);
     cr_assert_eq(st, 0, "exit %d: %s", st, out);
     cr_assert(strstr(out, "every run stored the files exactly"), "%s", out);
@@ -29,6 +29,10 @@ Test(bench_ingest, tiny_trees_run_and_check_out)
     cr_assert(strstr(out, "cp -r"), "%s", out);
     cr_assert(strstr(out, "rclone copy, crypt remote"), "%s", out);
     cr_assert(strstr(out, "engine put bound (bench pipeline"), "%s", out);
+    /* the parsed bound with file I/O, not 0 */
+    cr_assert(strstr(out, "GB/s with file I/O") &&
+                  !strstr(out, "of 0.00 GB/s with file I/O"),
+              "%s", out);
     cr_assert(!strstr(out, "INCORRECT"), "%s", out);
     free(out);
     tu_rmrf(dir);

@@ -21,6 +21,8 @@ Test(bench_pipeline, small_run_reports_every_figure)
                 tu_bin(), dir);
     cr_assert_eq(st, 0, "exit %d: %s", st, out);
     cr_assert(strstr(out, "put bound"), "%s", out);
+    cr_assert(strstr(out, "put bound with file I/O"), "%s", out);
+    cr_assert(strstr(out, "of the bound with file I/O"), "%s", out);
     cr_assert(strstr(out, "put, one core"), "%s", out);
     cr_assert(strstr(out, "get, two cores"), "%s", out);
     cr_assert(strstr(out, "3 segments decoded"), "%s", out);
